@@ -1,0 +1,519 @@
+"""measure: instrumented transports for httpx (httpcore) and httpx2 (httpcore2).
+
+How the phases are taken, and why not through the ``trace`` extension: httpcore's
+trace hook calls back ten times on every request, which alone costs about 3 % of a
+warm loopback request (see ``benchmarks/overhead.py``). Instead the client's
+transport is wrapped (start, response headers, body closed) and its pool's
+``NetworkBackend`` too (DNS, TCP connect and TLS, paid only by a request that opens
+a connection). Every network stream the backend opens carries a ``Connection``; the
+response's ``network_stream`` extension hands it back, which says whether this
+request opened it (new) or found it in the pool (reused).
+
+The clocks, all ``time.perf_counter`` offsets from the moment the request enters the
+transport:
+
+- ``pool_wait_ms``: until the pool started a connection for the request, or (reused)
+  until the request's first byte was written to a pooled connection.
+- ``dns_ms``: until the name was resolved [curl ``time_namelookup``].
+- ``connect_ms``: until the TCP connection was established [``time_connect``].
+- ``tls_ms``: until the TLS handshake finished [``time_appconnect``].
+- ``sent_ms``: until the first byte of the request was written.
+- ``ttfb_ms``: until the response's status line and headers were received
+  [``time_starttransfer``]; httpcore parses them from the first read.
+- ``first_token_ms``: until the body chunk holding the first ``content_block_delta``
+  event reached the caller.
+- ``total_ms``: until the body was read to the end and closed [``time_total``].
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import itertools
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from time import perf_counter
+from types import ModuleType, SimpleNamespace
+from typing import Any, TypeVar
+
+from ._store import PoolSettings, RequestTiming, Recorder, active_recorder, redact_url
+
+__all__ = ["instrument", "is_instrumented"]
+
+_FIRST_TOKEN_EVENT = b"content_block_delta"
+_EVENT_STREAM = "text/event-stream"
+
+
+class _Probe:
+    """What the network layer learned about the request in flight in this context."""
+
+    __slots__ = ("connect_end", "connect_start", "dns_end", "sent", "start", "tls_end")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.connect_start: float | None = None
+        self.dns_end: float | None = None
+        self.connect_end: float | None = None
+        self.tls_end: float | None = None
+        self.sent: float | None = None
+
+
+# httpcore does a request's network I/O in the caller's thread or task, so a
+# ContextVar set by the transport reaches the backend and streams below it.
+_current_probe: contextvars.ContextVar[_Probe | None] = contextvars.ContextVar(
+    "pytest_ttfb_probe", default=None
+)
+_connection_ids = itertools.count(1)
+
+
+@dataclass(slots=True)
+class Connection:
+    """One TCP connection opened through an instrumented pool."""
+
+    id: str
+    opened_by: _Probe | None
+
+
+def _ms(start: float, mark: float | None) -> float | None:
+    return None if mark is None else (mark - start) * 1000.0
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+async def _aresolve(host: str, port: int) -> list[str]:
+    import anyio
+
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _opened(started: float, resolved: float | None) -> Connection:
+    """Stamp the request in flight with its connect phases; name the new connection."""
+    probe = _current_probe.get()
+    if probe is not None:
+        probe.connect_start = started
+        probe.dns_end = resolved
+        probe.connect_end = perf_counter()
+    return Connection(f"c{next(_connection_ids)}", probe)
+
+
+def _open_record(request: Any, probe: _Probe, response: Any,
+                 pool: PoolSettings | None) -> RequestTiming:
+    headers_at = perf_counter()
+    start = probe.start
+    stream = response.extensions.get("network_stream")
+    connection: Connection | None = getattr(stream, "ttfb_connection", None)
+    if connection is not None:
+        reused = connection.opened_by is not probe
+        connection_id: str | None = connection.id
+    else:
+        # Mocked, or a connection opened before the client was watched.
+        reused = stream is not None
+        connection_id = None
+    if reused:
+        pool_wait = probe.sent
+    else:
+        pool_wait = probe.connect_start
+    version = response.extensions.get("http_version")
+    return RequestTiming(
+        method=request.method if isinstance(request.method, str) else request.method.decode(),
+        url=redact_url(str(request.url)),
+        status=response.status_code,
+        http_version=version.decode("ascii") if isinstance(version, bytes) else version,
+        reused=reused,
+        connection_id=connection_id,
+        pool_wait_ms=_ms(start, pool_wait),
+        dns_ms=None if reused else _ms(start, probe.dns_end),
+        connect_ms=None if reused else _ms(start, probe.connect_end),
+        tls_ms=None if reused else _ms(start, probe.tls_end),
+        sent_ms=_ms(start, probe.sent),
+        ttfb_ms=(headers_at - start) * 1000.0,
+        started_at=start,
+        pool=pool,
+    )
+
+
+def _failed_record(request: Any, probe: _Probe, exc: BaseException,
+                   pool: PoolSettings | None) -> RequestTiming:
+    start = probe.start
+    return RequestTiming(
+        method=request.method if isinstance(request.method, str) else request.method.decode(),
+        url=redact_url(str(request.url)),
+        pool_wait_ms=_ms(start, probe.connect_start or probe.sent),
+        dns_ms=_ms(start, probe.dns_end),
+        connect_ms=_ms(start, probe.connect_end),
+        tls_ms=_ms(start, probe.tls_end),
+        sent_ms=_ms(start, probe.sent),
+        total_ms=(perf_counter() - start) * 1000.0,
+        error=_short_error(exc),
+        started_at=start,
+        pool=pool,
+    )
+
+
+def _short_error(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    text = text[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _FirstTokenScanner:
+    """Finds the first ``content_block_delta`` event across chunk boundaries without
+    buffering the stream: it keeps only the last few bytes of the previous chunk."""
+
+    __slots__ = ("_tail",)
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> bool:
+        window = self._tail + chunk
+        if _FIRST_TOKEN_EVENT in window:
+            return True
+        self._tail = window[-(len(_FIRST_TOKEN_EVENT) - 1):]
+        return False
+
+
+def _pool_settings(pool: Any) -> PoolSettings | None:
+    if pool is None or not hasattr(pool, "_keepalive_expiry"):
+        return None
+    return PoolSettings(
+        http2=bool(getattr(pool, "_http2", False)),
+        max_connections=getattr(pool, "_max_connections", None),
+        keepalive_expiry=getattr(pool, "_keepalive_expiry", None),
+    )
+
+
+def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
+    """The instrumented classes for one stack; each subclasses that stack's bases,
+    because httpx asserts the response stream's type."""
+
+    class TimingNetworkStream(httpcore.NetworkStream):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, connection: Connection) -> None:
+            self._inner = inner
+            self.ttfb_connection = connection
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._inner.read(max_bytes, timeout)  # type: ignore[no-any-return]
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            probe = _current_probe.get()
+            if probe is not None and probe.sent is None:
+                probe.sent = perf_counter()
+            self._inner.write(buffer, timeout)
+
+        def close(self) -> None:
+            self._inner.close()
+
+        def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                      timeout: float | None = None) -> Any:
+            inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
+            probe = _current_probe.get()
+            if probe is not None:
+                probe.tls_end = perf_counter()
+            return TimingNetworkStream(inner, self.ttfb_connection)
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class AsyncTimingNetworkStream(httpcore.AsyncNetworkStream):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, connection: Connection) -> None:
+            self._inner = inner
+            self.ttfb_connection = connection
+
+        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return await self._inner.read(max_bytes, timeout)  # type: ignore[no-any-return]
+
+        async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            probe = _current_probe.get()
+            if probe is not None and probe.sent is None:
+                probe.sent = perf_counter()
+            await self._inner.write(buffer, timeout)
+
+        async def aclose(self) -> None:
+            await self._inner.aclose()
+
+        async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                            timeout: float | None = None) -> Any:
+            inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+            probe = _current_probe.get()
+            if probe is not None:
+                probe.tls_end = perf_counter()
+            return AsyncTimingNetworkStream(inner, self.ttfb_connection)
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class TimingBackend(httpcore.NetworkBackend):  # type: ignore[name-defined,misc]
+        """Times DNS and TCP connect, and tags each stream with its connection."""
+
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                        local_address: str | None = None,
+                        socket_options: Any = None) -> Any:
+            started = perf_counter()
+            try:
+                addresses, resolved = _resolve(host, port), perf_counter()
+            except OSError:  # let the stack's own backend raise its ConnectError
+                addresses, resolved = [host], None
+            for address in addresses[:-1]:
+                try:
+                    stream = self._inner.connect_tcp(address, port, timeout, local_address,
+                                                     socket_options)
+                    break
+                except Exception:
+                    continue
+            else:
+                stream = self._inner.connect_tcp(addresses[-1], port, timeout, local_address,
+                                                 socket_options)
+            return TimingNetworkStream(stream, _opened(started, resolved))
+
+        def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                socket_options: Any = None) -> Any:
+            return self._inner.connect_unix_socket(path, timeout, socket_options)
+
+        def sleep(self, seconds: float) -> None:
+            self._inner.sleep(seconds)
+
+    class AsyncTimingBackend(httpcore.AsyncNetworkBackend):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                              local_address: str | None = None,
+                              socket_options: Any = None) -> Any:
+            started = perf_counter()
+            try:
+                addresses, resolved = await _aresolve(host, port), perf_counter()
+            except OSError:
+                addresses, resolved = [host], None
+            for address in addresses[:-1]:
+                try:
+                    stream = await self._inner.connect_tcp(address, port, timeout,
+                                                           local_address, socket_options)
+                    break
+                except Exception:
+                    continue
+            else:
+                stream = await self._inner.connect_tcp(addresses[-1], port, timeout,
+                                                       local_address, socket_options)
+            return AsyncTimingNetworkStream(stream, _opened(started, resolved))
+
+        async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                      socket_options: Any = None) -> Any:
+            return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+        async def sleep(self, seconds: float) -> None:
+            await self._inner.sleep(seconds)
+
+    class TimingByteStream(httpx.SyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, record: RequestTiming, start: float,
+                     events: bool) -> None:
+            self._inner = inner
+            self._record = record
+            self._start = start
+            self._scanner = _FirstTokenScanner() if events else None
+
+        def __iter__(self) -> Iterator[bytes]:
+            try:
+                for chunk in self._inner:
+                    if self._scanner is not None and self._scanner.feed(chunk):
+                        self._record.first_token_ms = (perf_counter() - self._start) * 1000.0
+                        self._scanner = None
+                    yield chunk
+            except Exception as exc:
+                self._record.error = _short_error(exc)
+                raise
+
+        def close(self) -> None:
+            try:
+                self._inner.close()
+            finally:
+                if self._record.total_ms is None:
+                    self._record.total_ms = (perf_counter() - self._start) * 1000.0
+
+    class AsyncTimingByteStream(httpx.AsyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, record: RequestTiming, start: float,
+                     events: bool) -> None:
+            self._inner = inner
+            self._record = record
+            self._start = start
+            self._scanner = _FirstTokenScanner() if events else None
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in self._inner:
+                    if self._scanner is not None and self._scanner.feed(chunk):
+                        self._record.first_token_ms = (perf_counter() - self._start) * 1000.0
+                        self._scanner = None
+                    yield chunk
+            except Exception as exc:
+                self._record.error = _short_error(exc)
+                raise
+
+        async def aclose(self) -> None:
+            try:
+                await self._inner.aclose()
+            finally:
+                if self._record.total_ms is None:
+                    self._record.total_ms = (perf_counter() - self._start) * 1000.0
+
+    def _is_event_stream(response: Any) -> bool:
+        return str(response.headers.get("content-type", "")).startswith(_EVENT_STREAM)
+
+    class TimingTransport(httpx.BaseTransport):  # type: ignore[name-defined,misc]
+        """Wraps a client's transport; records one ``RequestTiming`` per request."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+            pool = getattr(inner, "_pool", None)
+            self.pool_settings = _pool_settings(pool)
+            if pool is not None and hasattr(pool, "_network_backend") and not isinstance(
+                pool._network_backend, TimingBackend
+            ):
+                pool._network_backend = TimingBackend(pool._network_backend)
+
+        def handle_request(self, request: Any) -> Any:
+            recorder: Recorder | None = active_recorder()
+            if recorder is None:  # no test running: nothing to record into
+                return self.inner.handle_request(request)
+            probe = _Probe(perf_counter())
+            token = _current_probe.set(probe)
+            try:
+                response = self.inner.handle_request(request)
+            except BaseException as exc:
+                recorder.add(_failed_record(request, probe, exc, self.pool_settings))
+                raise
+            finally:
+                _current_probe.reset(token)
+            record = _open_record(request, probe, response, self.pool_settings)
+            recorder.add(record)
+            response.stream = TimingByteStream(response.stream, record, probe.start,
+                                               _is_event_stream(response))
+            return response
+
+        def close(self) -> None:
+            self.inner.close()
+
+        def __enter__(self) -> TimingTransport:
+            self.inner.__enter__()
+            return self
+
+        def __exit__(self, *args: Any) -> None:
+            self.inner.__exit__(*args)
+
+    class AsyncTimingTransport(httpx.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+            pool = getattr(inner, "_pool", None)
+            self.pool_settings = _pool_settings(pool)
+            if pool is not None and hasattr(pool, "_network_backend") and not isinstance(
+                pool._network_backend, AsyncTimingBackend
+            ):
+                pool._network_backend = AsyncTimingBackend(pool._network_backend)
+
+        async def handle_async_request(self, request: Any) -> Any:
+            recorder: Recorder | None = active_recorder()
+            if recorder is None:
+                return await self.inner.handle_async_request(request)
+            probe = _Probe(perf_counter())
+            token = _current_probe.set(probe)
+            try:
+                response = await self.inner.handle_async_request(request)
+            except BaseException as exc:
+                recorder.add(_failed_record(request, probe, exc, self.pool_settings))
+                raise
+            finally:
+                _current_probe.reset(token)
+            record = _open_record(request, probe, response, self.pool_settings)
+            recorder.add(record)
+            response.stream = AsyncTimingByteStream(response.stream, record, probe.start,
+                                                    _is_event_stream(response))
+            return response
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+        async def __aenter__(self) -> AsyncTimingTransport:
+            await self.inner.__aenter__()
+            return self
+
+        async def __aexit__(self, *args: Any) -> None:
+            await self.inner.__aexit__(*args)
+
+    return SimpleNamespace(
+        httpx=httpx,
+        sync_transport=TimingTransport,
+        async_transport=AsyncTimingTransport,
+    )
+
+
+_STACK_MODULES = (("httpx2", "httpcore2"), ("httpx", "httpcore"))
+_stacks: list[SimpleNamespace] | None = None
+
+
+def _available_stacks() -> list[SimpleNamespace]:
+    global _stacks
+    if _stacks is None:
+        stacks = []
+        for httpx_name, httpcore_name in _STACK_MODULES:
+            try:
+                httpx = importlib.import_module(httpx_name)
+                httpcore = importlib.import_module(httpcore_name)
+            except ImportError:
+                continue
+            if any(stack.httpx is httpx for stack in stacks):  # httpx2.alias_httpx()
+                continue
+            stacks.append(_build_stack(httpx, httpcore))
+        _stacks = stacks
+    return _stacks
+
+
+_Client = TypeVar("_Client")
+
+
+def _wrap_transports(client: Any, transport_class: type) -> None:
+    if not isinstance(client._transport, transport_class):
+        client._transport = transport_class(client._transport)
+    for pattern, transport in list(client._mounts.items()):
+        if transport is not None and not isinstance(transport, transport_class):
+            client._mounts[pattern] = transport_class(transport)
+
+
+def instrument(client: _Client) -> _Client:
+    """Instrument an httpx/httpx2 ``Client`` or ``AsyncClient``, or an SDK client that
+    holds one (``anthropic.Anthropic``, ``AsyncAnthropic``, ``openai.OpenAI``...), in
+    place, and return it. Instrumenting twice is harmless."""
+    for stack in _available_stacks():
+        if isinstance(client, stack.httpx.Client):
+            _wrap_transports(client, stack.sync_transport)
+            return client
+        if isinstance(client, stack.httpx.AsyncClient):
+            _wrap_transports(client, stack.async_transport)
+            return client
+    inner = getattr(client, "_client", None)
+    if inner is not None and any(
+        isinstance(inner, (stack.httpx.Client, stack.httpx.AsyncClient))
+        for stack in _available_stacks()
+    ):
+        instrument(inner)
+        return client
+    raise TypeError(
+        "ttfb.watch() takes an httpx or httpx2 Client or AsyncClient, or an SDK client "
+        f"built on one (anthropic.Anthropic, AsyncAnthropic); got {type(client).__qualname__}"
+    )
+
+
+def is_instrumented(client: Any) -> bool:
+    inner = getattr(client, "_client", client)
+    return any(
+        isinstance(getattr(inner, "_transport", None),
+                   (stack.sync_transport, stack.async_transport))
+        for stack in _available_stacks()
+    )

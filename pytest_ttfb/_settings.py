@@ -1,0 +1,206 @@
+"""settings: every option resolved in one place.
+
+Precedence, highest first: the command line, the ini file (``[pytest]``,
+``[tool.pytest.ini_options]``...), the environment (``ANTHROPIC_BASE_URL`` only), the
+default. A bad value is a ``pytest.UsageError`` naming the option, where it came from,
+and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+__all__ = ["MODES", "OPTIONS", "PoolConfig", "Settings", "resolve"]
+
+MODES = ("mock", "emulate", "live")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option and its ini key."""
+
+    flag: str
+    ini: str
+    help: str
+    kind: str = "string"  # "string" or "bool"
+    metavar: str | None = None
+
+
+OPTIONS = (
+    Option("--ttfb-mode", "ttfb_mode", "where requests go: mock (default, respx in-process), "
+           "emulate (local TLS + HTTP/2 server with injected RTT) or live (the network).",
+           metavar="MODE"),
+    Option("--ttfb-live", "ttfb_live", "shorthand for --ttfb-mode=live.", kind="bool"),
+    Option("--ttfb-rtt", "ttfb_rtt", "emulated round-trip time in ms (default 50).",
+           metavar="MS"),
+    Option("--ttfb-base-url", "ttfb_base_url", "base URL of the Anthropic clients; else "
+           "ANTHROPIC_BASE_URL, else the SDK's default.", metavar="URL"),
+    Option("--ttfb-json", "ttfb_json", "write every timing record to this JSON file.",
+           metavar="PATH"),
+    Option("--ttfb-budget-scale", "ttfb_budget_scale", "multiply every time budget by F "
+           "(for example 3 on a slow CI machine).", metavar="F"),
+    Option("--ttfb-no-budgets", "ttfb_no_budgets", "record and report budgets, never fail "
+           "a test on them.", kind="bool"),
+)
+
+
+@dataclass(frozen=True)
+class PoolSetting:
+    """An ini key for the pooled clients, with the recipe's default."""
+
+    ini: str
+    default: float | int | bool
+    help: str
+
+
+POOL_SETTINGS = (
+    PoolSetting("ttfb_max_connections", 20, "pooled clients: Limits.max_connections"),
+    PoolSetting("ttfb_max_keepalive_connections", 20,
+                "pooled clients: Limits.max_keepalive_connections"),
+    PoolSetting("ttfb_keepalive_expiry", 60.0, "pooled clients: Limits.keepalive_expiry (s)"),
+    PoolSetting("ttfb_http2", True, "pooled clients: negotiate HTTP/2"),
+    PoolSetting("ttfb_connect_timeout", 5.0, "pooled clients: Timeout.connect (s)"),
+    PoolSetting("ttfb_read_timeout", 120.0, "pooled clients: Timeout.read (s)"),
+    PoolSetting("ttfb_write_timeout", 10.0, "pooled clients: Timeout.write (s)"),
+    PoolSetting("ttfb_pool_timeout", 10.0, "pooled clients: Timeout.pool (s)"),
+)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    max_connections: int = 20
+    max_keepalive_connections: int = 20
+    keepalive_expiry: float = 60.0
+    http2: bool = True
+    connect_timeout: float = 5.0
+    read_timeout: float = 120.0
+    write_timeout: float = 10.0
+    pool_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "mock"
+    rtt_ms: float = 50.0
+    base_url: str | None = None
+    json_path: str | None = None
+    budget_scale: float = 1.0
+    enforce_budgets: bool = True
+    pool: PoolConfig = PoolConfig()
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ttfb", "pytest-ttfb: HTTP latency budgets")
+    for option in OPTIONS:
+        dest = option.ini
+        if option.kind == "bool":
+            group.addoption(option.flag, action="store_true", default=None, dest=dest,
+                            help=option.help)
+            parser.addini(option.ini, option.help, type="bool", default=False)
+        else:
+            group.addoption(option.flag, action="store", default=None, dest=dest,
+                            metavar=option.metavar, help=option.help)
+            parser.addini(option.ini, option.help, default=None)
+    for setting in POOL_SETTINGS:
+        parser.addini(setting.ini, f"{setting.help} (default {setting.default})", default=None)
+
+
+def _raw(config: pytest.Config, ini: str) -> tuple[Any, str]:
+    """The value and where it came from: command line first, then the ini file."""
+    flag = "--" + ini.replace("_", "-")
+    value = config.getoption(ini, default=None)
+    if value is not None:
+        return value, flag
+    value = config.getini(ini)
+    if value not in (None, "", []):
+        return value, f"ini key {ini}"
+    return None, ""
+
+
+def _number(value: Any, source: str, *, minimum: float, strict: bool, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number == number or number < minimum or (strict and number == minimum):  # NaN
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise pytest.UsageError(f"{source}: expected {what} {bound}, got {value!r}")
+    return number
+
+
+def _bool(value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise pytest.UsageError(f"{source}: expected true or false, got {value!r}")
+
+
+def _pool(config: pytest.Config) -> PoolConfig:
+    values: dict[str, Any] = {}
+    for setting in POOL_SETTINGS:
+        raw, source = _raw(config, setting.ini)
+        if raw is None:
+            continue
+        field = setting.ini.removeprefix("ttfb_")
+        if isinstance(setting.default, bool):
+            values[field] = _bool(raw, source)
+        elif isinstance(setting.default, int):
+            number = _number(raw, source, minimum=0, strict=True, what="a whole number")
+            if number != int(number):
+                raise pytest.UsageError(f"{source}: expected a whole number, got {raw!r}")
+            values[field] = int(number)
+        else:
+            values[field] = _number(raw, source, minimum=0, strict=False, what="seconds")
+    return PoolConfig(**values)
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Read every pytest-ttfb option once; raise ``pytest.UsageError`` on a bad one."""
+    raw_mode, mode_source = _raw(config, "ttfb_mode")
+    live, live_source = _raw(config, "ttfb_live")
+    live = bool(live) and _bool(live, live_source)
+    mode = "mock"
+    if raw_mode is not None:
+        mode = str(raw_mode).strip().lower()
+        if mode not in MODES:
+            raise pytest.UsageError(
+                f"{mode_source}: expected one of {', '.join(MODES)}, got {raw_mode!r}"
+            )
+    if live:
+        if raw_mode is not None and mode != "live":
+            raise pytest.UsageError(
+                f"{live_source} asks for live mode but {mode_source} asks for {mode}: "
+                "choose one"
+            )
+        mode = "live"
+
+    rtt_raw, rtt_source = _raw(config, "ttfb_rtt")
+    rtt = 50.0 if rtt_raw is None else _number(
+        rtt_raw, rtt_source, minimum=0, strict=False, what="milliseconds"
+    )
+    scale_raw, scale_source = _raw(config, "ttfb_budget_scale")
+    scale = 1.0 if scale_raw is None else _number(
+        scale_raw, scale_source, minimum=0, strict=True, what="a factor"
+    )
+    no_budgets, no_budgets_source = _raw(config, "ttfb_no_budgets")
+    base_url, _ = _raw(config, "ttfb_base_url")
+    if base_url is None:
+        base_url = os.environ.get("ANTHROPIC_BASE_URL") or None
+    json_path, _ = _raw(config, "ttfb_json")
+    return Settings(
+        mode=mode,
+        rtt_ms=rtt,
+        base_url=str(base_url) if base_url else None,
+        json_path=str(json_path) if json_path else None,
+        budget_scale=scale,
+        enforce_budgets=not (no_budgets is not None and _bool(no_budgets, no_budgets_source)),
+        pool=_pool(config),
+    )

@@ -1,0 +1,141 @@
+"""show: the terminal summary, the JSON report and the JUnit properties."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._judge import Budget, Verdict, nearest_rank
+from ._store import RequestTiming
+
+__all__ = ["TestResult", "junit_properties", "summary_lines", "write_json"]
+
+JSON_FORMAT_VERSION = 1
+
+
+@dataclass
+class TestResult:
+    """What one test recorded and how its budgets fared."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    nodeid: str
+    requests: list[RequestTiming]
+    budgets: list[Budget] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    enforced: bool = True
+    unmatched: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        statuses = {v.status for v in self.verdicts}
+        if "fail" in statuses:
+            return "FAIL" if self.enforced else "over (not enforced)"
+        if "pass" in statuses:
+            return "pass"
+        return "n/a" if statuses else "-"
+
+
+def _ttfbs(result: TestResult) -> list[float]:
+    return [r.ttfb_ms for r in result.requests if r.ttfb_ms is not None]
+
+
+def _cell(values: list[float], percentile: float | None) -> str:
+    if not values:
+        return "-"
+    value = max(values) if percentile is None else nearest_rank(values, percentile)
+    return f"{value:.1f}"
+
+
+def summary_lines(results: Sequence[TestResult], mode: str, scale: float) -> list[str]:
+    """One row per test that recorded a request or declared a budget."""
+    rows = [r for r in results if r.requests or r.budgets]
+    if not rows:
+        return []
+    header = ("test", "reqs", "new", "http", "ttfb p50", "p95", "max", "1st token",
+              "budget", "verdict")
+    table: list[tuple[str, ...]] = [header]
+    for result in rows:
+        ttfbs = _ttfbs(result)
+        tokens = [r.first_token_ms for r in result.requests if r.first_token_ms is not None]
+        versions = sorted({r.http_version for r in result.requests if r.http_version})
+        table.append((
+            result.nodeid,
+            str(len(result.requests)),
+            str(sum(1 for r in result.requests if r.new_connection)),
+            ",".join(v.replace("HTTP/", "") for v in versions) or "-",
+            _cell(ttfbs, 50),
+            _cell(ttfbs, 95),
+            _cell(ttfbs, None),
+            _cell(tokens, 50),
+            "; ".join(b.describe(scale) for b in result.budgets) or "-",
+            result.verdict,
+        ))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = [f"mode: {mode}; times in ms, from the moment each request entered the transport"]
+    for row in table:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(widths[i]) for i, cell in enumerate(row[1:8], 1)]
+        cells += [row[8].ljust(widths[8]), row[9]]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def _verdict_dict(verdict: Verdict, scale: float) -> dict[str, Any]:
+    budget = verdict.budget
+    return {
+        "marker": budget.marker,
+        "budget": budget.describe(scale),
+        "limit": budget.limit * (scale if budget.field else 1.0),
+        "percentile": budget.percentile,
+        "warm": budget.warm,
+        "status": verdict.status,
+        "observed": verdict.observed,
+        "reason": verdict.reason,
+    }
+
+
+def write_json(path: str, results: Sequence[TestResult], *, mode: str, scale: float,
+               enforced: bool) -> None:
+    """Every record of every test, and every verdict, to ``path`` (written atomically)."""
+    document = {
+        "format": JSON_FORMAT_VERSION,
+        "mode": mode,
+        "budget_scale": scale,
+        "budgets_enforced": enforced,
+        "tests": [
+            {
+                "nodeid": result.nodeid,
+                "verdict": result.verdict,
+                "budgets": [_verdict_dict(v, scale) for v in result.verdicts],
+                "unmatched": result.unmatched,
+                "requests": [r.to_dict() for r in result.requests],
+            }
+            for result in results
+        ],
+    }
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+        handle.write("\n")
+    os.replace(temporary, path)
+
+
+def junit_properties(result: TestResult) -> list[tuple[str, object]]:
+    """Values for ``record_property`` (JUnit XML ``<property>`` elements)."""
+    ttfbs = _ttfbs(result)
+    properties: list[tuple[str, object]] = [
+        ("ttfb_requests", len(result.requests)),
+        ("ttfb_new_connections", sum(1 for r in result.requests if r.new_connection)),
+    ]
+    if ttfbs:
+        properties += [("ttfb_p50_ms", round(nearest_rank(ttfbs, 50), 3)),
+                       ("ttfb_max_ms", round(max(ttfbs), 3))]
+    if result.verdicts:
+        properties.append(("ttfb_verdict", result.verdict))
+    return properties

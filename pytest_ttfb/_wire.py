@@ -1,0 +1,233 @@
+"""wire: the pytest plugin (entry point ``ttfb``): options, markers, hooks, fixtures.
+
+It connects the other modules and decides nothing itself: options are resolved in
+``_settings``, budgets judged in ``_judge``, modes set up in ``_route``, records kept
+in ``_store``, reports drawn in ``_show``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Generator, Iterator
+from typing import Any
+
+import pytest
+
+from . import _clients, _judge, _route, _settings, _show
+from ._store import Recorder, set_active_recorder
+
+_SETTINGS = pytest.StashKey[_settings.Settings]()
+_RESULTS = pytest.StashKey[list[_show.TestResult]]()
+_RECORDER = pytest.StashKey[Recorder]()
+_BUDGETS = pytest.StashKey[list[_judge.Budget]]()
+
+# A test that uses one of these (or has a budget) runs against the mock in mock mode.
+_PLUGIN_FIXTURES = frozenset({
+    "ttfb", "ttfb_mock", "ttfb_client", "ttfb_async_client", "ttfb_httpx_client",
+    "anthropic_client", "async_anthropic_client",
+})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    _settings.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in _judge.MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    settings = _settings.resolve(config)
+    if settings.mode == "emulate":
+        raise pytest.UsageError(
+            "--ttfb-mode=emulate: the emulated network is not in this version of "
+            "pytest-ttfb yet; use mock (default) or live"
+        )
+    config.stash[_SETTINGS] = settings
+    config.stash[_RESULTS] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    problems = []
+    for item in items:
+        try:
+            item.stash[_BUDGETS] = _judge.budgets_for(item.iter_markers())
+        except _judge.BudgetError as exc:
+            problems.append(f"{item.nodeid}: {exc}")
+    if problems:
+        raise pytest.UsageError("pytest-ttfb: invalid budget marker\n" + "\n".join(problems))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    recorder = Recorder(item.nodeid)
+    item.stash[_RECORDER] = recorder
+    set_active_recorder(recorder)
+    try:
+        return (yield)
+    finally:
+        set_active_recorder(None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_RECORDER].when = "setup"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    item.stash[_RECORDER].when = "teardown"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    settings = item.config.stash[_SETTINGS]
+    recorder = item.stash[_RECORDER]
+    recorder.when = "call"
+    budgets = item.stash.get(_BUDGETS, [])
+    result = _show.TestResult(item.nodeid, recorder.requests, budgets,
+                              enforced=settings.enforce_budgets, unmatched=recorder.unmatched)
+    item.config.stash[_RESULTS].append(result)
+    body_passed = False
+    try:
+        outcome = yield
+        body_passed = True
+        return outcome
+    finally:
+        result.verdicts = _judge.judge(budgets, recorder.requests, settings.budget_scale)
+        unmatched = _route.describe_unmatched(recorder.unmatched)
+        breached = settings.enforce_budgets and any(v.status == "fail" for v in result.verdicts)
+        failure = "\n\n".join(filter(None, [
+            unmatched,
+            _judge.describe_failure(result.verdicts, recorder.requests,
+                                    settings.budget_scale) if breached else "",
+        ]))
+        if failure and body_passed:
+            pytest.fail(failure, pytrace=False)
+        elif failure:
+            item.add_report_section("call", "ttfb", failure)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        results = item.config.stash[_RESULTS]
+        if results and results[-1].nodeid == item.nodeid:
+            item.user_properties.extend(_show.junit_properties(results[-1]))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _SETTINGS not in config.stash:
+        return
+    settings = config.stash[_SETTINGS]
+    lines = _show.summary_lines(config.stash[_RESULTS], settings.mode, settings.budget_scale)
+    if lines:
+        terminalreporter.write_sep("-", "pytest-ttfb")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if _SETTINGS not in config.stash or config.stash[_SETTINGS].json_path is None:
+        return
+    settings = config.stash[_SETTINGS]
+    path = settings.json_path
+    assert path is not None
+    _show.write_json(path, config.stash[_RESULTS], mode=settings.mode,
+                     scale=settings.budget_scale, enforced=settings.enforce_budgets)
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ttfb(request: pytest.FixtureRequest) -> Recorder:
+    """The recorder: ``ttfb.requests`` lists this test's requests; ``ttfb.watch(client)``
+    instruments a client you built."""
+    return request.node.stash[_RECORDER]
+
+
+@pytest.fixture
+def ttfb_mock(request: pytest.FixtureRequest) -> Generator[_route.TtfbRouter, None, None]:
+    """The respx router of mock mode, with the Anthropic Messages route declared.
+    Started in mock mode only: in live mode its routes intercept nothing."""
+    router = _route.TtfbRouter()
+    if request.config.stash[_SETTINGS].mode != "mock":
+        yield router
+        return
+    with router:
+        yield router
+
+
+@pytest.fixture(autouse=True)
+def _ttfb_mode(request: pytest.FixtureRequest) -> None:
+    settings = request.config.stash[_SETTINGS]
+    has_budgets = bool(request.node.stash.get(_BUDGETS, []))
+    if _route.needs_mock(settings.mode, request.fixturenames, _PLUGIN_FIXTURES, has_budgets):
+        request.getfixturevalue("ttfb_mock")
+
+
+@pytest.fixture(scope="session")
+def ttfb_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]:
+    """Pooled, instrumented ``httpx2.Client`` with the recipe's settings."""
+    import httpx2
+
+    with _clients.pooled_client(httpx2, pytestconfig.stash[_SETTINGS].pool) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def ttfb_async_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]:
+    """The async twin of ``ttfb_client`` (``httpx2.AsyncClient``)."""
+    import httpx2
+
+    client = _clients.pooled_client(httpx2, pytestconfig.stash[_SETTINGS].pool,
+                                    asynchronous=True)
+    yield client
+    _close_async(client)
+
+
+@pytest.fixture(scope="session")
+def ttfb_httpx_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]:
+    """``ttfb_client`` on httpx 0.28 (``httpx.Client``)."""
+    import httpx
+
+    with _clients.pooled_client(httpx, pytestconfig.stash[_SETTINGS].pool) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def anthropic_client(pytestconfig: pytest.Config, ttfb_client: Any) -> Any:
+    """``anthropic.Anthropic`` on the pooled ``ttfb_client``."""
+    import anthropic
+
+    settings = pytestconfig.stash[_SETTINGS]
+    options, skip = _route.anthropic_client_options(settings.mode, settings.base_url,
+                                                    dict(os.environ))
+    if skip:
+        pytest.skip(skip)
+    return anthropic.Anthropic(http_client=ttfb_client, **options)
+
+
+@pytest.fixture(scope="session")
+def async_anthropic_client(pytestconfig: pytest.Config, ttfb_async_client: Any) -> Any:
+    """``anthropic.AsyncAnthropic`` on the pooled ``ttfb_async_client``."""
+    import anthropic
+
+    settings = pytestconfig.stash[_SETTINGS]
+    options, skip = _route.anthropic_client_options(settings.mode, settings.base_url,
+                                                    dict(os.environ))
+    if skip:
+        pytest.skip(skip)
+    return anthropic.AsyncAnthropic(http_client=ttfb_async_client, **options)
+
+
+def _close_async(client: Any) -> None:
+    # The session's event loops are gone by now; close the pool on a loop of its own,
+    # and let a connection bound to a closed loop go with the garbage.
+    try:
+        asyncio.run(client.aclose())
+    except Exception:
+        pass
