@@ -455,24 +455,24 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
 
 
 _STACK_MODULES = (("httpx2", "httpcore2"), ("httpx", "httpcore"))
-_stacks: list[SimpleNamespace] | None = None
+# Keyed by the module objects, so a re-imported httpx (pytester does that) gets its own.
+_stacks: dict[tuple[int, int], SimpleNamespace] = {}
 
 
 def _available_stacks() -> list[SimpleNamespace]:
-    global _stacks
-    if _stacks is None:
-        stacks = []
-        for httpx_name, httpcore_name in _STACK_MODULES:
-            try:
-                httpx = importlib.import_module(httpx_name)
-                httpcore = importlib.import_module(httpcore_name)
-            except ImportError:
-                continue
-            if any(stack.httpx is httpx for stack in stacks):  # httpx2.alias_httpx()
-                continue
-            stacks.append(_build_stack(httpx, httpcore))
-        _stacks = stacks
-    return _stacks
+    found: list[SimpleNamespace] = []
+    for httpx_name, httpcore_name in _STACK_MODULES:
+        try:
+            httpx = importlib.import_module(httpx_name)
+            httpcore = importlib.import_module(httpcore_name)
+        except ImportError:
+            continue
+        key = (id(httpx), id(httpcore))
+        if key not in _stacks:
+            _stacks[key] = _build_stack(httpx, httpcore)
+        if _stacks[key] not in found:  # httpx2.alias_httpx() makes both names one stack
+            found.append(_stacks[key])
+    return found
 
 
 _Client = TypeVar("_Client")
