@@ -12,7 +12,7 @@ import itertools
 import json
 from typing import Any
 
-__all__ = ["DEFAULT_REPLY", "message_json", "message_events", "request_wants_stream"]
+__all__ = ["DEFAULT_REPLY", "message_events", "message_json", "request_wants_stream"]
 
 DEFAULT_REPLY = "Hello from pytest-ttfb."
 _ids = itertools.count(1)

@@ -37,7 +37,7 @@ from time import perf_counter
 from types import ModuleType, SimpleNamespace
 from typing import Any, TypeVar
 
-from ._store import PoolSettings, RequestTiming, Recorder, active_recorder, redact_url
+from ._store import PoolSettings, Recorder, RequestTiming, active_recorder, redact_url
 
 __all__ = ["instrument", "is_instrumented"]
 
@@ -114,10 +114,7 @@ def _open_record(request: Any, probe: _Probe, response: Any,
         # Mocked, or a connection opened before the client was watched.
         reused = stream is not None
         connection_id = None
-    if reused:
-        pool_wait = probe.sent
-    else:
-        pool_wait = probe.connect_start
+    pool_wait = probe.sent if reused else probe.connect_start
     version = response.extensions.get("http_version")
     return RequestTiming(
         method=request.method if isinstance(request.method, str) else request.method.decode(),

@@ -126,7 +126,7 @@ def _number(value: Any, source: str, *, minimum: float, strict: bool, what: str)
         number = float(value)
     except (TypeError, ValueError):
         number = float("nan")
-    if not number == number or number < minimum or (strict and number == minimum):  # NaN
+    if number != number or number < minimum or (strict and number == minimum):  # NaN
         bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
         raise pytest.UsageError(f"{source}: expected {what} {bound}, got {value!r}")
     return number

@@ -30,6 +30,11 @@ class TestResult:
     unmatched: list[str] = field(default_factory=list)
 
     @property
+    def reportable(self) -> bool:
+        """Reports list the tests that sent a request or declared a budget."""
+        return bool(self.requests or self.budgets)
+
+    @property
     def verdict(self) -> str:
         statuses = {v.status for v in self.verdicts}
         if "fail" in statuses:
@@ -52,7 +57,7 @@ def _cell(values: list[float], percentile: float | None) -> str:
 
 def summary_lines(results: Sequence[TestResult], mode: str, scale: float) -> list[str]:
     """One row per test that recorded a request or declared a budget."""
-    rows = [r for r in results if r.requests or r.budgets]
+    rows = [r for r in results if r.reportable]
     if not rows:
         return []
     header = ("test", "reqs", "new", "http", "ttfb p50", "p95", "max", "1st token",
@@ -115,6 +120,7 @@ def write_json(path: str, results: Sequence[TestResult], *, mode: str, scale: fl
                 "requests": [r.to_dict() for r in result.requests],
             }
             for result in results
+            if result.reportable
         ],
     }
     directory = os.path.dirname(os.path.abspath(path))

@@ -8,6 +8,7 @@ in ``_store``, reports drawn in ``_show``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -110,6 +111,10 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(_route.UnmatchedRequest):
+        # Our message says all there is; the traceback through httpx and respx would
+        # add nothing but request objects whose reprs carry the raw URL.
+        report.longrepr = str(call.excinfo.value)
     if report.when == "call":
         results = item.config.stash[_RESULTS]
         if results and results[-1].nodeid == item.nodeid:
@@ -227,7 +232,5 @@ def async_anthropic_client(pytestconfig: pytest.Config, ttfb_async_client: Any) 
 def _close_async(client: Any) -> None:
     # The session's event loops are gone by now; close the pool on a loop of its own,
     # and let a connection bound to a closed loop go with the garbage.
-    try:
+    with contextlib.suppress(Exception):
         asyncio.run(client.aclose())
-    except Exception:
-        pass

@@ -1,0 +1,115 @@
+"""Reports: the terminal summary, --ttfb-json, JUnit properties; and no secret in any."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pytest_ttfb import RequestTiming
+
+SUITE = """
+import pytest
+
+@pytest.fixture
+def routes(ttfb_mock):
+    ttfb_mock.get("https://api.test/slow", latency=200).respond(200, json={})
+    return ttfb_mock
+
+@pytest.mark.max_ttfb(20)
+def test_slow(routes, ttfb_client):
+    ttfb_client.get("https://api.test/slow")
+
+@pytest.mark.max_ttfb(5000, percentile=50)
+def test_stream(anthropic_client):
+    with anthropic_client.messages.stream(
+            model="claude-test", max_tokens=5,
+            messages=[{"role": "user", "content": "hi"}]) as stream:
+        stream.until_done()
+
+def test_without_plugin():
+    pass
+"""
+
+
+@pytest.fixture
+def report(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+           ) -> tuple[pytest.RunResult, dict, ET.Element]:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-SECRETKEY")
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest("--ttfb-json=out/ttfb.json", "--junitxml=junit.xml")
+    document = json.loads((pytester.path / "out" / "ttfb.json").read_text())
+    junit = ET.parse(pytester.path / "junit.xml").getroot()
+    return result, document, junit
+
+
+def test_json_holds_every_record_and_verdict(report: tuple) -> None:
+    result, document, _ = report
+    result.assert_outcomes(passed=2, failed=1)
+    assert document["format"] == 1
+    assert document["mode"] == "mock"
+    assert document["budgets_enforced"] is True
+    tests = {t["nodeid"].split("::")[1]: t for t in document["tests"]}
+    assert set(tests) == {"test_slow", "test_stream"}  # test_without_plugin recorded nothing
+
+    slow = tests["test_slow"]
+    assert slow["verdict"] == "FAIL"
+    (verdict,) = slow["budgets"]
+    assert verdict["marker"] == "max_ttfb"
+    assert verdict["status"] == "fail"
+    assert verdict["limit"] == 20
+    assert verdict["observed"] >= 200
+    (record,) = slow["requests"]
+    contract = {"method", "url", "status", "http_version", "reused", "connection_id",
+                "pool_wait_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms",
+                "first_token_ms", "total_ms", "error"}
+    assert contract <= set(record)
+    assert set(record) - {"new_connection"} == set(RequestTiming.__dataclass_fields__)
+    assert (record["method"], record["url"], record["status"]) == (
+        "GET", "https://api.test/slow", 200)
+    assert record["ttfb_ms"] >= 200
+    assert record["when"] == "call"
+
+    stream = tests["test_stream"]
+    assert stream["verdict"] == "pass"
+    (record,) = stream["requests"]
+    assert record["ttfb_ms"] <= record["first_token_ms"] <= record["total_ms"]
+
+
+def test_terminal_summary_has_a_row_per_test(report: tuple) -> None:
+    result, _, _ = report
+    result.stdout.fnmatch_lines([
+        "*- pytest-ttfb -*",
+        "mode: mock;*",
+        "test * reqs * new * http * ttfb p50 * p95 * max * 1st token * budget * verdict",
+        "*::test_slow * 1 * 0 * - * 2??.? * max_ttfb(20 ms) * FAIL",
+        "*::test_stream * 1 * 0 * - * max_ttfb(5000 ms, p50) * pass",
+    ])
+    assert "test_without_plugin " not in result.stdout.str().split("- pytest-ttfb -")[1]
+
+
+def test_junit_gets_properties(report: tuple) -> None:
+    _, _, junit = report
+    cases = {case.get("name"): case for case in junit.iter("testcase")}
+    properties = {p.get("name"): p.get("value")
+                  for p in cases["test_slow"].iter("property")}
+    assert properties["ttfb_requests"] == "1"
+    assert properties["ttfb_new_connections"] == "0"
+    assert float(properties["ttfb_max_ms"]) >= 200
+    assert properties["ttfb_verdict"] == "FAIL"
+
+
+def test_no_secret_in_any_output(report: tuple, pytester: pytest.Pytester) -> None:
+    result, _, _ = report
+    outputs = [result.stdout.str(), result.stderr.str(),
+               (pytester.path / "out" / "ttfb.json").read_text(),
+               (pytester.path / "junit.xml").read_text()]
+    assert not any("SECRETKEY" in text for text in outputs)
+
+
+def test_no_budgets_is_recorded_in_the_json(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SUITE)
+    pytester.runpytest("--ttfb-json=r.json", "--ttfb-no-budgets").assert_outcomes(passed=3)
+    document = json.loads((pytester.path / "r.json").read_text())
+    assert document["budgets_enforced"] is False
+    slow = next(t for t in document["tests"] if t["nodeid"].endswith("test_slow"))
+    assert slow["verdict"] == "over (not enforced)"
