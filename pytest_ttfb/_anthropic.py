@@ -70,20 +70,37 @@ def message_events(body: bytes, text: str = DEFAULT_REPLY) -> list[bytes]:
     tokens = _tokens(text)
     events = [
         _event("message_start", {"type": "message_start", "message": start}),
-        _event("content_block_start", {"type": "content_block_start", "index": 0,
-                                       "content_block": {"type": "text", "text": ""}}),
+        _event(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
         _event("ping", {"type": "ping"}),
     ]
     events += [
-        _event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                       "delta": {"type": "text_delta", "text": token}})
+        _event(
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": token},
+            },
+        )
         for token in tokens
     ]
     events += [
         _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        _event("message_delta", {"type": "message_delta",
-                                 "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                                 "usage": {"output_tokens": len(tokens)}}),
+        _event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": len(tokens)},
+            },
+        ),
         _event("message_stop", {"type": "message_stop"}),
     ]
     return events

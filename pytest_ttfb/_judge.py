@@ -25,8 +25,15 @@ from typing import Any
 
 from ._store import RequestTiming
 
-__all__ = ["MARKERS", "Budget", "BudgetError", "Verdict", "budgets_for", "describe_failure",
-           "judge"]
+__all__ = [
+    "MARKERS",
+    "Budget",
+    "BudgetError",
+    "Verdict",
+    "budgets_for",
+    "describe_failure",
+    "judge",
+]
 
 TIME_FIELDS = {
     "max_ttfb": "ttfb_ms",
@@ -38,14 +45,14 @@ COUNT_MARKER = "max_new_connections"
 
 MARKERS = {
     "max_ttfb": "max_ttfb(ms, *, percentile=None, warm=False): every request's time to "
-                "first byte (or the given percentile; warm=True: reused connections only) "
-                "within ms.",
+    "first byte (or the given percentile; warm=True: reused connections only) "
+    "within ms.",
     "max_first_token": "max_first_token(ms, *, percentile=None, warm=False): time to the "
-                       "first streamed token (content_block_delta) within ms.",
+    "first streamed token (content_block_delta) within ms.",
     "max_connect": "max_connect(ms, *, percentile=None): time until the TCP connection was "
-                   "established, for requests that opened one, within ms.",
+    "established, for requests that opened one, within ms.",
     "max_total": "max_total(ms, *, percentile=None, warm=False): time until the response "
-                 "body was read, within ms.",
+    "body was read, within ms.",
     COUNT_MARKER: "max_new_connections(n): at most n new connections during the test.",
 }
 CONNECT_HINT_MS = 80.0
@@ -106,9 +113,7 @@ def parse_mark(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Budget
     if len(args) != 1:
         raise BudgetError(f"takes exactly one {positional_name} argument, got {len(args)}")
     (limit,) = args
-    allowed = {COUNT_MARKER: set(), "max_connect": {"percentile"}}.get(
-        name, {"percentile", "warm"}
-    )
+    allowed = {COUNT_MARKER: set(), "max_connect": {"percentile"}}.get(name, {"percentile", "warm"})
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         accepted = ", ".join(sorted(allowed)) or "no keyword"
@@ -155,17 +160,25 @@ def _measured_connections(requests: Sequence[RequestTiming]) -> bool:
 
 def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) -> Verdict:
     if not requests:
-        return Verdict(budget, "fail", None,
-                       "no request was recorded in the test: nothing to judge (is the client "
-                       "watched with ttfb.watch(), or one of the ttfb_* fixtures?)")
+        return Verdict(
+            budget,
+            "fail",
+            None,
+            "no request was recorded in the test: nothing to judge (is the client "
+            "watched with ttfb.watch(), or one of the ttfb_* fixtures?)",
+        )
     if budget.marker == COUNT_MARKER:
         if not _measured_connections(requests):
             return Verdict(budget, "n/a", None, "no connection was measured (mock mode)")
         opened = [r for r in requests if r.new_connection]
         status = "pass" if len(opened) <= budget.limit else "fail"
-        return Verdict(budget, status, float(len(opened)),
-                       f"{len(opened)} new connection(s), budget {int(budget.limit)}",
-                       opened if status == "fail" else [])
+        return Verdict(
+            budget,
+            status,
+            float(len(opened)),
+            f"{len(opened)} new connection(s), budget {int(budget.limit)}",
+            opened if status == "fail" else [],
+        )
 
     name = budget.field
     assert name is not None
@@ -181,12 +194,15 @@ def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) 
         if budget.warm:
             eligible = [r for r in eligible if r.reused or r.connection_id is None]
         if not eligible:
-            what = {"first_token_ms": "streamed a first token",
-                    "total_ms": "finished reading its body"}.get(name, "received a response")
+            what = {
+                "first_token_ms": "streamed a first token",
+                "total_ms": "finished reading its body",
+            }.get(name, "received a response")
             if budget.warm:
                 what += " on a reused connection"
-            return Verdict(budget, "fail", None,
-                           f"no request {what}: the budget has nothing to judge")
+            return Verdict(
+                budget, "fail", None, f"no request {what}: the budget has nothing to judge"
+            )
     values = [getattr(r, name) for r in eligible]
     if budget.percentile is None:
         observed = max(values)
@@ -194,17 +210,26 @@ def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) 
     else:
         observed = nearest_rank(values, budget.percentile)
         label = f"p{budget.percentile:g} of {len(values)}"
-    offenders = sorted((r for r in eligible if getattr(r, name) > limit),
-                       key=lambda r: getattr(r, name), reverse=True)
+    offenders = sorted(
+        (r for r in eligible if getattr(r, name) > limit),
+        key=lambda r: getattr(r, name),
+        reverse=True,
+    )
     if observed <= limit:
         return Verdict(budget, "pass", observed, f"{label}: {_fmt(observed)} ms")
-    return Verdict(budget, "fail", observed,
-                   f"{label}: {_fmt(observed)} ms > {limit:g} ms "
-                   f"({len(offenders)} of {len(values)} request(s) over budget)", offenders)
+    return Verdict(
+        budget,
+        "fail",
+        observed,
+        f"{label}: {_fmt(observed)} ms > {limit:g} ms "
+        f"({len(offenders)} of {len(values)} request(s) over budget)",
+        offenders,
+    )
 
 
-def judge(budgets: Sequence[Budget], requests: Sequence[RequestTiming],
-          scale: float = 1.0) -> list[Verdict]:
+def judge(
+    budgets: Sequence[Budget], requests: Sequence[RequestTiming], scale: float = 1.0
+) -> list[Verdict]:
     """One verdict per budget, on the call-phase requests."""
     in_call = [r for r in requests if r.when == "call"]
     return [_judge_one(budget, in_call, scale) for budget in budgets]
@@ -234,9 +259,14 @@ def hints(record: RequestTiming, requests: Sequence[RequestTiming]) -> list[str]
     found: list[str] = []
     pool = record.pool
     if record.new_connection:
-        earlier = [r for r in requests
-                   if r is not record and r.origin == record.origin and r.total_ms is not None
-                   and r.started_at + r.total_ms / 1000.0 <= record.started_at]
+        earlier = [
+            r
+            for r in requests
+            if r is not record
+            and r.origin == record.origin
+            and r.total_ms is not None
+            and r.started_at + r.total_ms / 1000.0 <= record.started_at
+        ]
         if earlier:
             last = max(earlier, key=lambda r: r.started_at + (r.total_ms or 0) / 1000.0)
             gap = record.started_at - (last.started_at + (last.total_ms or 0) / 1000.0)
@@ -255,8 +285,12 @@ def hints(record: RequestTiming, requests: Sequence[RequestTiming]) -> list[str]
                     "per call? Share one client (the ttfb_client fixture, or one "
                     "Anthropic() per process)"
                 )
-    if (pool is not None and pool.http2 and record.http_version == "HTTP/1.1"
-            and record.url.startswith("https:")):
+    if (
+        pool is not None
+        and pool.http2
+        and record.http_version == "HTTP/1.1"
+        and record.url.startswith("https:")
+    ):
         found.append(
             "HTTP/1.1 was negotiated although the client asked for HTTP/2: is the h2 "
             "package installed (pip install 'httpx2[http2]')? Otherwise the server did "
@@ -288,18 +322,27 @@ def _describe_request(record: RequestTiming, index: int) -> str:
     else:
         connection = f"new connection {record.connection_id}"
     status = record.status if record.status is not None else (record.error or "no response")
-    return (f"  #{index} {record.method} {record.url}  [{connection}, "
-            f"{record.http_version or 'no HTTP version'}, {status}]")
+    return (
+        f"  #{index} {record.method} {record.url}  [{connection}, "
+        f"{record.http_version or 'no HTTP version'}, {status}]"
+    )
 
 
-def describe_failure(verdicts: Sequence[Verdict], requests: Sequence[RequestTiming],
-                     scale: float = 1.0, limit: int = 3) -> str:
+def describe_failure(
+    verdicts: Sequence[Verdict],
+    requests: Sequence[RequestTiming],
+    scale: float = 1.0,
+    limit: int = 3,
+) -> str:
     """The failure text: each breached budget, then its worst offending requests with a
     waterfall and the hints that apply."""
     in_call = [r for r in requests if r.when == "call"]
     failed = [v for v in verdicts if v.status == "fail"]
-    lines = [f"pytest-ttfb: {failed[0].budget.describe(scale)} breached" if failed
-             else "pytest-ttfb: no budget breached"]
+    lines = [
+        f"pytest-ttfb: {failed[0].budget.describe(scale)} breached"
+        if failed
+        else "pytest-ttfb: no budget breached"
+    ]
     for verdict in failed:
         lines.append(f"{verdict.budget.describe(scale)}: {verdict.reason}")
         for record in verdict.offenders[:limit]:
@@ -309,8 +352,10 @@ def describe_failure(verdicts: Sequence[Verdict], requests: Sequence[RequestTimi
             field_name = verdict.budget.field
             if field_name is not None:
                 value = getattr(record, field_name)
-                lines.append(f"    {field_name} {_fmt(value)} ms > budget "
-                             f"{verdict.budget.limit * scale:g} ms")
+                lines.append(
+                    f"    {field_name} {_fmt(value)} ms > budget "
+                    f"{verdict.budget.limit * scale:g} ms"
+                )
             lines.extend(f"    hint: {hint}" for hint in hints(record, in_call))
         if len(verdict.offenders) > limit:
             lines.append(f"  ... and {len(verdict.offenders) - limit} more request(s)")

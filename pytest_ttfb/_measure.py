@@ -101,8 +101,9 @@ def _opened(started: float, resolved: float | None) -> Connection:
     return Connection(f"c{next(_connection_ids)}", probe)
 
 
-def _open_record(request: Any, probe: _Probe, response: Any,
-                 pool: PoolSettings | None) -> RequestTiming:
+def _open_record(
+    request: Any, probe: _Probe, response: Any, pool: PoolSettings | None
+) -> RequestTiming:
     headers_at = perf_counter()
     start = probe.start
     stream = response.extensions.get("network_stream")
@@ -134,8 +135,9 @@ def _open_record(request: Any, probe: _Probe, response: Any,
     )
 
 
-def _failed_record(request: Any, probe: _Probe, exc: BaseException,
-                   pool: PoolSettings | None) -> RequestTiming:
+def _failed_record(
+    request: Any, probe: _Probe, exc: BaseException, pool: PoolSettings | None
+) -> RequestTiming:
     start = probe.start
     return RequestTiming(
         method=request.method if isinstance(request.method, str) else request.method.decode(),
@@ -171,7 +173,7 @@ class _FirstTokenScanner:
         window = self._tail + chunk
         if _FIRST_TOKEN_EVENT in window:
             return True
-        self._tail = window[-(len(_FIRST_TOKEN_EVENT) - 1):]
+        self._tail = window[-(len(_FIRST_TOKEN_EVENT) - 1) :]
         return False
 
 
@@ -206,8 +208,9 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
         def close(self) -> None:
             self._inner.close()
 
-        def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                      timeout: float | None = None) -> Any:
+        def start_tls(
+            self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+        ) -> Any:
             inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
             probe = _current_probe.get()
             if probe is not None:
@@ -234,8 +237,9 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
         async def aclose(self) -> None:
             await self._inner.aclose()
 
-        async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                            timeout: float | None = None) -> Any:
+        async def start_tls(
+            self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+        ) -> Any:
             inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
             probe = _current_probe.get()
             if probe is not None:
@@ -251,9 +255,14 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
         def __init__(self, inner: Any) -> None:
             self._inner = inner
 
-        def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                        local_address: str | None = None,
-                        socket_options: Any = None) -> Any:
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> Any:
             started = perf_counter()
             try:
                 addresses, resolved = _resolve(host, port), perf_counter()
@@ -261,18 +270,21 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 addresses, resolved = [host], None
             for address in addresses[:-1]:
                 try:
-                    stream = self._inner.connect_tcp(address, port, timeout, local_address,
-                                                     socket_options)
+                    stream = self._inner.connect_tcp(
+                        address, port, timeout, local_address, socket_options
+                    )
                     break
                 except Exception:
                     continue
             else:
-                stream = self._inner.connect_tcp(addresses[-1], port, timeout, local_address,
-                                                 socket_options)
+                stream = self._inner.connect_tcp(
+                    addresses[-1], port, timeout, local_address, socket_options
+                )
             return TimingNetworkStream(stream, _opened(started, resolved))
 
-        def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                socket_options: Any = None) -> Any:
+        def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> Any:
             return self._inner.connect_unix_socket(path, timeout, socket_options)
 
         def sleep(self, seconds: float) -> None:
@@ -282,9 +294,14 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
         def __init__(self, inner: Any) -> None:
             self._inner = inner
 
-        async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                              local_address: str | None = None,
-                              socket_options: Any = None) -> Any:
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> Any:
             started = perf_counter()
             try:
                 addresses, resolved = await _aresolve(host, port), perf_counter()
@@ -292,26 +309,28 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 addresses, resolved = [host], None
             for address in addresses[:-1]:
                 try:
-                    stream = await self._inner.connect_tcp(address, port, timeout,
-                                                           local_address, socket_options)
+                    stream = await self._inner.connect_tcp(
+                        address, port, timeout, local_address, socket_options
+                    )
                     break
                 except Exception:
                     continue
             else:
-                stream = await self._inner.connect_tcp(addresses[-1], port, timeout,
-                                                       local_address, socket_options)
+                stream = await self._inner.connect_tcp(
+                    addresses[-1], port, timeout, local_address, socket_options
+                )
             return AsyncTimingNetworkStream(stream, _opened(started, resolved))
 
-        async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                      socket_options: Any = None) -> Any:
+        async def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> Any:
             return await self._inner.connect_unix_socket(path, timeout, socket_options)
 
         async def sleep(self, seconds: float) -> None:
             await self._inner.sleep(seconds)
 
     class TimingByteStream(httpx.SyncByteStream):  # type: ignore[name-defined,misc]
-        def __init__(self, inner: Any, record: RequestTiming, start: float,
-                     events: bool) -> None:
+        def __init__(self, inner: Any, record: RequestTiming, start: float, events: bool) -> None:
             self._inner = inner
             self._record = record
             self._start = start
@@ -336,8 +355,7 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                     self._record.total_ms = (perf_counter() - self._start) * 1000.0
 
     class AsyncTimingByteStream(httpx.AsyncByteStream):  # type: ignore[name-defined,misc]
-        def __init__(self, inner: Any, record: RequestTiming, start: float,
-                     events: bool) -> None:
+        def __init__(self, inner: Any, record: RequestTiming, start: float, events: bool) -> None:
             self._inner = inner
             self._record = record
             self._start = start
@@ -371,8 +389,10 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self.inner = inner
             pool = getattr(inner, "_pool", None)
             self.pool_settings = _pool_settings(pool)
-            if pool is not None and hasattr(pool, "_network_backend") and not isinstance(
-                pool._network_backend, TimingBackend
+            if (
+                pool is not None
+                and hasattr(pool, "_network_backend")
+                and not isinstance(pool._network_backend, TimingBackend)
             ):
                 pool._network_backend = TimingBackend(pool._network_backend)
 
@@ -391,8 +411,9 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 _current_probe.reset(token)
             record = _open_record(request, probe, response, self.pool_settings)
             recorder.add(record)
-            response.stream = TimingByteStream(response.stream, record, probe.start,
-                                               _is_event_stream(response))
+            response.stream = TimingByteStream(
+                response.stream, record, probe.start, _is_event_stream(response)
+            )
             return response
 
         def close(self) -> None:
@@ -410,8 +431,10 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self.inner = inner
             pool = getattr(inner, "_pool", None)
             self.pool_settings = _pool_settings(pool)
-            if pool is not None and hasattr(pool, "_network_backend") and not isinstance(
-                pool._network_backend, AsyncTimingBackend
+            if (
+                pool is not None
+                and hasattr(pool, "_network_backend")
+                and not isinstance(pool._network_backend, AsyncTimingBackend)
             ):
                 pool._network_backend = AsyncTimingBackend(pool._network_backend)
 
@@ -430,8 +453,9 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 _current_probe.reset(token)
             record = _open_record(request, probe, response, self.pool_settings)
             recorder.add(record)
-            response.stream = AsyncTimingByteStream(response.stream, record, probe.start,
-                                                    _is_event_stream(response))
+            response.stream = AsyncTimingByteStream(
+                response.stream, record, probe.start, _is_event_stream(response)
+            )
             return response
 
         async def aclose(self) -> None:
@@ -510,7 +534,8 @@ def instrument(client: _Client) -> _Client:
 def is_instrumented(client: Any) -> bool:
     inner = getattr(client, "_client", client)
     return any(
-        isinstance(getattr(inner, "_transport", None),
-                   (stack.sync_transport, stack.async_transport))
+        isinstance(
+            getattr(inner, "_transport", None), (stack.sync_transport, stack.async_transport)
+        )
         for stack in _available_stacks()
     )

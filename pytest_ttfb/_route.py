@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import respx
@@ -20,8 +20,13 @@ from respx.models import AllMockedAssertionError, Route
 from . import _anthropic
 from ._store import active_recorder, redact_url
 
-__all__ = ["MESSAGES_PATH", "HTTPCore2Mocker", "TtfbRouter", "UnmatchedRequest",
-           "anthropic_client_options"]
+__all__ = [
+    "MESSAGES_PATH",
+    "HTTPCore2Mocker",
+    "TtfbRouter",
+    "UnmatchedRequest",
+    "anthropic_client_options",
+]
 
 MESSAGES_PATH = r"/v1/messages$"
 _MOCK_API_KEY = "ttfb-mock-key"
@@ -31,7 +36,7 @@ class HTTPCore2Mocker(HTTPCoreMocker):
     """respx's httpcore mocker, aimed at httpcore2 (under httpx2 and the Anthropic SDK)."""
 
     name = "httpcore2"
-    targets = [
+    targets: ClassVar[list[str]] = [  # respx extends this list in place
         "httpcore2._sync.connection.HTTPConnection",
         "httpcore2._sync.connection_pool.ConnectionPool",
         "httpcore2._sync.http_proxy.HTTPProxy",
@@ -90,16 +95,18 @@ class TtfbRouter(respx.MockRouter):
         super().__init__(assert_all_called=False, assert_all_mocked=True, using=None)
         self.messages()
 
-    def route(self, *patterns: Any, name: str | None = None, latency: float | None = None,
-              **lookups: Any) -> Route:
+    def route(
+        self, *patterns: Any, name: str | None = None, latency: float | None = None, **lookups: Any
+    ) -> Route:
         route = super().route(*patterns, name=name, **lookups)
         if latency is not None:
             # respx may hand back an existing route with the same pattern: tag that one.
             route.ttfb_latency_ms = _check_latency(latency, f"route {route!r}")  # type: ignore[attr-defined]
         return route
 
-    def messages(self, *, text: str = _anthropic.DEFAULT_REPLY,
-                 latency: float | None = None) -> Route:
+    def messages(
+        self, *, text: str = _anthropic.DEFAULT_REPLY, latency: float | None = None
+    ) -> Route:
         """(Re)declare ``POST .../v1/messages``: a Message, or its event stream when the
         request says ``"stream": true``. ``latency`` is ms before the headers."""
 
@@ -107,18 +114,19 @@ class TtfbRouter(respx.MockRouter):
             body = request.content
             if _anthropic.request_wants_stream(body):
                 return httpx.Response(
-                    200, headers={"content-type": "text/event-stream",
-                                  "request-id": "req_ttfb_mock"},
+                    200,
+                    headers={"content-type": "text/event-stream", "request-id": "req_ttfb_mock"},
                     content=b"".join(_anthropic.message_events(body, text)),
                 )
             return httpx.Response(
-                200, headers={"content-type": "application/json",
-                              "request-id": "req_ttfb_mock"},
+                200,
+                headers={"content-type": "application/json", "request-id": "req_ttfb_mock"},
                 content=_anthropic.message_json(body, text),
             )
 
-        route = self.route(method="POST", path__regex=MESSAGES_PATH, name="messages",
-                           latency=latency or 0)
+        route = self.route(
+            method="POST", path__regex=MESSAGES_PATH, name="messages", latency=latency or 0
+        )
         route.mock(side_effect=reply)
         return route
 
@@ -170,8 +178,9 @@ class TtfbRouter(respx.MockRouter):
                 mocker.stop()
 
 
-def anthropic_client_options(mode: str, base_url: str | None,
-                             environ: dict[str, str]) -> tuple[dict[str, Any], str | None]:
+def anthropic_client_options(
+    mode: str, base_url: str | None, environ: dict[str, str]
+) -> tuple[dict[str, Any], str | None]:
     """Keyword arguments for ``anthropic.Anthropic`` in ``mode``, or a reason to skip.
 
     Mock mode never sends the user's key anywhere, not even to the mock: it uses a
@@ -183,16 +192,19 @@ def anthropic_client_options(mode: str, base_url: str | None,
     if mode == "live":
         key = environ.get("ANTHROPIC_API_KEY")
         if not key:
-            return options, ("ANTHROPIC_API_KEY is not set: live mode sends real requests "
-                             "to the Anthropic API and needs a key")
+            return options, (
+                "ANTHROPIC_API_KEY is not set: live mode sends real requests "
+                "to the Anthropic API and needs a key"
+            )
         options["api_key"] = key
     else:
         options["api_key"] = _MOCK_API_KEY
     return options, None
 
 
-def needs_mock(mode: str, fixturenames: list[str], plugin_fixtures: frozenset[str],
-               has_budgets: bool) -> bool:
+def needs_mock(
+    mode: str, fixturenames: list[str], plugin_fixtures: frozenset[str], has_budgets: bool
+) -> bool:
     """Mock mode intercepts only the tests that use the plugin, so installing it never
     breaks a suite's other tests that talk to real servers."""
     return mode == "mock" and (has_budgets or not plugin_fixtures.isdisjoint(fixturenames))
@@ -202,5 +214,7 @@ def describe_unmatched(unmatched: list[str]) -> str:
     if not unmatched:
         return ""
     listed = "\n".join(f"  {request}" for request in unmatched)
-    return (f"pytest-ttfb mock mode: {len(unmatched)} request(s) matched no route:\n{listed}\n"
-            "Declare them on the ttfb_mock fixture, or run with --ttfb-mode=live.")
+    return (
+        f"pytest-ttfb mock mode: {len(unmatched)} request(s) matched no route:\n{listed}\n"
+        "Declare them on the ttfb_mock fixture, or run with --ttfb-mode=live."
+    )

@@ -50,16 +50,16 @@ class LocalServer:
         self.ca_file = str(folder / "ca.pem")
         self._ca.cert_pem.write_to_path(self.ca_file)
         self._cert_file = str(folder / "server.pem")
-        self._ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem \
-            .write_to_path(self._cert_file)
+        self._ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(
+            self._cert_file
+        )
         self._socket = socket.create_server(("127.0.0.1", 0), backlog=128)
         self.port: int = self._socket.getsockname()[1]
         self.url = f"https://127.0.0.1:{self.port}"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pytest-ttfb-server",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="pytest-ttfb-server", daemon=True)
         self._error: BaseException | None = None
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -146,9 +146,13 @@ class LocalServer:
 
 
 async def _respond(send: _Send, status: int, content_type: str, chunks: list[bytes]) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type.encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type.encode())],
+        }
+    )
     for chunk in chunks:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
-

@@ -31,20 +31,36 @@ class Option:
 
 
 OPTIONS = (
-    Option("--ttfb-mode", "ttfb_mode", "where requests go: mock (default, respx in-process), "
-           "emulate (local TLS + HTTP/2 server with injected RTT) or live (the network).",
-           metavar="MODE"),
+    Option(
+        "--ttfb-mode",
+        "ttfb_mode",
+        "where requests go: mock (default, respx in-process), "
+        "emulate (local TLS + HTTP/2 server with injected RTT) or live (the network).",
+        metavar="MODE",
+    ),
     Option("--ttfb-live", "ttfb_live", "shorthand for --ttfb-mode=live.", kind="bool"),
-    Option("--ttfb-rtt", "ttfb_rtt", "emulated round-trip time in ms (default 50).",
-           metavar="MS"),
-    Option("--ttfb-base-url", "ttfb_base_url", "base URL of the Anthropic clients; else "
-           "ANTHROPIC_BASE_URL, else the SDK's default.", metavar="URL"),
-    Option("--ttfb-json", "ttfb_json", "write every timing record to this JSON file.",
-           metavar="PATH"),
-    Option("--ttfb-budget-scale", "ttfb_budget_scale", "multiply every time budget by F "
-           "(for example 3 on a slow CI machine).", metavar="F"),
-    Option("--ttfb-no-budgets", "ttfb_no_budgets", "record and report budgets, never fail "
-           "a test on them.", kind="bool"),
+    Option("--ttfb-rtt", "ttfb_rtt", "emulated round-trip time in ms (default 50).", metavar="MS"),
+    Option(
+        "--ttfb-base-url",
+        "ttfb_base_url",
+        "base URL of the Anthropic clients; else ANTHROPIC_BASE_URL, else the SDK's default.",
+        metavar="URL",
+    ),
+    Option(
+        "--ttfb-json", "ttfb_json", "write every timing record to this JSON file.", metavar="PATH"
+    ),
+    Option(
+        "--ttfb-budget-scale",
+        "ttfb_budget_scale",
+        "multiply every time budget by F (for example 3 on a slow CI machine).",
+        metavar="F",
+    ),
+    Option(
+        "--ttfb-no-budgets",
+        "ttfb_no_budgets",
+        "record and report budgets, never fail a test on them.",
+        kind="bool",
+    ),
 )
 
 
@@ -59,8 +75,9 @@ class PoolSetting:
 
 POOL_SETTINGS = (
     PoolSetting("ttfb_max_connections", 20, "pooled clients: Limits.max_connections"),
-    PoolSetting("ttfb_max_keepalive_connections", 20,
-                "pooled clients: Limits.max_keepalive_connections"),
+    PoolSetting(
+        "ttfb_max_keepalive_connections", 20, "pooled clients: Limits.max_keepalive_connections"
+    ),
     PoolSetting("ttfb_keepalive_expiry", 60.0, "pooled clients: Limits.keepalive_expiry (s)"),
     PoolSetting("ttfb_http2", True, "pooled clients: negotiate HTTP/2"),
     PoolSetting("ttfb_connect_timeout", 5.0, "pooled clients: Timeout.connect (s)"),
@@ -98,12 +115,19 @@ def add_options(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         dest = option.ini
         if option.kind == "bool":
-            group.addoption(option.flag, action="store_true", default=None, dest=dest,
-                            help=option.help)
+            group.addoption(
+                option.flag, action="store_true", default=None, dest=dest, help=option.help
+            )
             parser.addini(option.ini, option.help, type="bool", default=False)
         else:
-            group.addoption(option.flag, action="store", default=None, dest=dest,
-                            metavar=option.metavar, help=option.help)
+            group.addoption(
+                option.flag,
+                action="store",
+                default=None,
+                dest=dest,
+                metavar=option.metavar,
+                help=option.help,
+            )
             parser.addini(option.ini, option.help, default=None)
     for setting in POOL_SETTINGS:
         parser.addini(setting.ini, f"{setting.help} (default {setting.default})", default=None)
@@ -177,18 +201,21 @@ def resolve(config: pytest.Config) -> Settings:
     if live:
         if raw_mode is not None and mode != "live":
             raise pytest.UsageError(
-                f"{live_source} asks for live mode but {mode_source} asks for {mode}: "
-                "choose one"
+                f"{live_source} asks for live mode but {mode_source} asks for {mode}: choose one"
             )
         mode = "live"
 
     rtt_raw, rtt_source = _raw(config, "ttfb_rtt")
-    rtt = 50.0 if rtt_raw is None else _number(
-        rtt_raw, rtt_source, minimum=0, strict=False, what="milliseconds"
+    rtt = (
+        50.0
+        if rtt_raw is None
+        else _number(rtt_raw, rtt_source, minimum=0, strict=False, what="milliseconds")
     )
     scale_raw, scale_source = _raw(config, "ttfb_budget_scale")
-    scale = 1.0 if scale_raw is None else _number(
-        scale_raw, scale_source, minimum=0, strict=True, what="a factor"
+    scale = (
+        1.0
+        if scale_raw is None
+        else _number(scale_raw, scale_source, minimum=0, strict=True, what="a factor")
     )
     no_budgets, no_budgets_source = _raw(config, "ttfb_no_budgets")
     base_url, _ = _raw(config, "ttfb_base_url")

@@ -60,25 +60,37 @@ def summary_lines(results: Sequence[TestResult], mode: str, scale: float) -> lis
     rows = [r for r in results if r.reportable]
     if not rows:
         return []
-    header = ("test", "reqs", "new", "http", "ttfb p50", "p95", "max", "1st token",
-              "budget", "verdict")
+    header = (
+        "test",
+        "reqs",
+        "new",
+        "http",
+        "ttfb p50",
+        "p95",
+        "max",
+        "1st token",
+        "budget",
+        "verdict",
+    )
     table: list[tuple[str, ...]] = [header]
     for result in rows:
         ttfbs = _ttfbs(result)
         tokens = [r.first_token_ms for r in result.requests if r.first_token_ms is not None]
         versions = sorted({r.http_version for r in result.requests if r.http_version})
-        table.append((
-            result.nodeid,
-            str(len(result.requests)),
-            str(sum(1 for r in result.requests if r.new_connection)),
-            ",".join(v.replace("HTTP/", "") for v in versions) or "-",
-            _cell(ttfbs, 50),
-            _cell(ttfbs, 95),
-            _cell(ttfbs, None),
-            _cell(tokens, 50),
-            "; ".join(b.describe(scale) for b in result.budgets) or "-",
-            result.verdict,
-        ))
+        table.append(
+            (
+                result.nodeid,
+                str(len(result.requests)),
+                str(sum(1 for r in result.requests if r.new_connection)),
+                ",".join(v.replace("HTTP/", "") for v in versions) or "-",
+                _cell(ttfbs, 50),
+                _cell(ttfbs, 95),
+                _cell(ttfbs, None),
+                _cell(tokens, 50),
+                "; ".join(b.describe(scale) for b in result.budgets) or "-",
+                result.verdict,
+            )
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = [f"mode: {mode}; times in ms, from the moment each request entered the transport"]
     for row in table:
@@ -103,8 +115,9 @@ def _verdict_dict(verdict: Verdict, scale: float) -> dict[str, Any]:
     }
 
 
-def write_json(path: str, results: Sequence[TestResult], *, mode: str, scale: float,
-               enforced: bool) -> None:
+def write_json(
+    path: str, results: Sequence[TestResult], *, mode: str, scale: float, enforced: bool
+) -> None:
     """Every record of every test, and every verdict, to ``path`` (written atomically)."""
     document = {
         "format": JSON_FORMAT_VERSION,
@@ -140,8 +153,10 @@ def junit_properties(result: TestResult) -> list[tuple[str, object]]:
         ("ttfb_new_connections", sum(1 for r in result.requests if r.new_connection)),
     ]
     if ttfbs:
-        properties += [("ttfb_p50_ms", round(nearest_rank(ttfbs, 50), 3)),
-                       ("ttfb_max_ms", round(max(ttfbs), 3))]
+        properties += [
+            ("ttfb_p50_ms", round(nearest_rank(ttfbs, 50), 3)),
+            ("ttfb_max_ms", round(max(ttfbs), 3)),
+        ]
     if result.verdicts:
         properties.append(("ttfb_verdict", result.verdict))
     return properties

@@ -24,10 +24,17 @@ _RECORDER = pytest.StashKey[Recorder]()
 _BUDGETS = pytest.StashKey[list[_judge.Budget]]()
 
 # A test that uses one of these (or has a budget) runs against the mock in mock mode.
-_PLUGIN_FIXTURES = frozenset({
-    "ttfb", "ttfb_mock", "ttfb_client", "ttfb_async_client", "ttfb_httpx_client",
-    "anthropic_client", "async_anthropic_client",
-})
+_PLUGIN_FIXTURES = frozenset(
+    {
+        "ttfb",
+        "ttfb_mock",
+        "ttfb_client",
+        "ttfb_async_client",
+        "ttfb_httpx_client",
+        "anthropic_client",
+        "async_anthropic_client",
+    }
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,8 +92,13 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     recorder = item.stash[_RECORDER]
     recorder.when = "call"
     budgets = item.stash.get(_BUDGETS, [])
-    result = _show.TestResult(item.nodeid, recorder.requests, budgets,
-                              enforced=settings.enforce_budgets, unmatched=recorder.unmatched)
+    result = _show.TestResult(
+        item.nodeid,
+        recorder.requests,
+        budgets,
+        enforced=settings.enforce_budgets,
+        unmatched=recorder.unmatched,
+    )
     item.config.stash[_RESULTS].append(result)
     body_passed = False
     try:
@@ -97,11 +109,19 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         result.verdicts = _judge.judge(budgets, recorder.requests, settings.budget_scale)
         unmatched = _route.describe_unmatched(recorder.unmatched)
         breached = settings.enforce_budgets and any(v.status == "fail" for v in result.verdicts)
-        failure = "\n\n".join(filter(None, [
-            unmatched,
-            _judge.describe_failure(result.verdicts, recorder.requests,
-                                    settings.budget_scale) if breached else "",
-        ]))
+        failure = "\n\n".join(
+            filter(
+                None,
+                [
+                    unmatched,
+                    _judge.describe_failure(
+                        result.verdicts, recorder.requests, settings.budget_scale
+                    )
+                    if breached
+                    else "",
+                ],
+            )
+        )
         if failure and body_passed:
             pytest.fail(failure, pytrace=False)
         elif failure:
@@ -140,8 +160,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     settings = config.stash[_SETTINGS]
     path = settings.json_path
     assert path is not None
-    _show.write_json(path, config.stash[_RESULTS], mode=settings.mode,
-                     scale=settings.budget_scale, enforced=settings.enforce_budgets)
+    _show.write_json(
+        path,
+        config.stash[_RESULTS],
+        mode=settings.mode,
+        scale=settings.budget_scale,
+        enforced=settings.enforce_budgets,
+    )
 
 
 # -- fixtures ---------------------------------------------------------------------------
@@ -188,8 +213,7 @@ def ttfb_async_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]
     """The async twin of ``ttfb_client`` (``httpx2.AsyncClient``)."""
     import httpx2
 
-    client = _clients.pooled_client(httpx2, pytestconfig.stash[_SETTINGS].pool,
-                                    asynchronous=True)
+    client = _clients.pooled_client(httpx2, pytestconfig.stash[_SETTINGS].pool, asynchronous=True)
     yield client
     _close_async(client)
 
@@ -209,8 +233,9 @@ def anthropic_client(pytestconfig: pytest.Config, ttfb_client: Any) -> Any:
     import anthropic
 
     settings = pytestconfig.stash[_SETTINGS]
-    options, skip = _route.anthropic_client_options(settings.mode, settings.base_url,
-                                                    dict(os.environ))
+    options, skip = _route.anthropic_client_options(
+        settings.mode, settings.base_url, dict(os.environ)
+    )
     if skip:
         pytest.skip(skip)
     return anthropic.Anthropic(http_client=ttfb_client, **options)
@@ -222,8 +247,9 @@ def async_anthropic_client(pytestconfig: pytest.Config, ttfb_async_client: Any) 
     import anthropic
 
     settings = pytestconfig.stash[_SETTINGS]
-    options, skip = _route.anthropic_client_options(settings.mode, settings.base_url,
-                                                    dict(os.environ))
+    options, skip = _route.anthropic_client_options(
+        settings.mode, settings.base_url, dict(os.environ)
+    )
     if skip:
         pytest.skip(skip)
     return anthropic.AsyncAnthropic(http_client=ttfb_async_client, **options)

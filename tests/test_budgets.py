@@ -32,8 +32,9 @@ def conftest(pytester: pytest.Pytester) -> pytest.Pytester:
         ("max_total(30)", "slow", False),
     ],
 )
-def test_time_budget_passes_and_fails(conftest: pytest.Pytester, marker: str, path: str,
-                                      passes: bool) -> None:
+def test_time_budget_passes_and_fails(
+    conftest: pytest.Pytester, marker: str, path: str, passes: bool
+) -> None:
     conftest.makepyfile(f"""
         import pytest
 
@@ -47,11 +48,13 @@ def test_time_budget_passes_and_fails(conftest: pytest.Pytester, marker: str, pa
     else:
         result.assert_outcomes(failed=1)
         name = marker.split("(")[0]
-        result.stdout.fnmatch_lines([
-            f"*pytest-ttfb: {name}(30 ms) breached*",
-            "*#1 GET https://api.test/slow*mocked: no connection*",
-            "*wait for first byte*|*#*|*ms",
-        ])
+        result.stdout.fnmatch_lines(
+            [
+                f"*pytest-ttfb: {name}(30 ms) breached*",
+                "*#1 GET https://api.test/slow*mocked: no connection*",
+                "*wait for first byte*|*#*|*ms",
+            ]
+        )
 
 
 def test_breach_is_a_failure_of_the_call_not_an_error(conftest: pytest.Pytester) -> None:
@@ -90,9 +93,11 @@ def test_percentile_judges_the_nearest_rank(conftest: pytest.Pytester) -> None:
     """)
     result = conftest.runpytest()
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines([
-        "*max_ttfb(30 ms, p95): p95 of 10: * ms > 30 ms (1 of 10 request(s) over budget)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*max_ttfb(30 ms, p95): p95 of 10: * ms > 30 ms (1 of 10 request(s) over budget)*",
+        ]
+    )
 
 
 def test_first_token_budget_on_a_stream(conftest: pytest.Pytester) -> None:
@@ -123,14 +128,15 @@ def test_first_token_budget_on_a_stream(conftest: pytest.Pytester) -> None:
     """)
     result = conftest.runpytest()
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines([
-        "*max_first_token(3 ms): max of 1: * ms > 3 ms*",
-        "*max_first_token(3000 ms): no request streamed a first token*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*max_first_token(3 ms): max of 1: * ms > 3 ms*",
+            "*max_first_token(3000 ms): no request streamed a first token*",
+        ]
+    )
 
 
-def test_a_budget_on_a_test_without_requests_fails_saying_so(
-        pytester: pytest.Pytester) -> None:
+def test_a_budget_on_a_test_without_requests_fails_saying_so(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("""
         import pytest
 
@@ -143,8 +149,7 @@ def test_a_budget_on_a_test_without_requests_fails_saying_so(
     result.stdout.fnmatch_lines(["*no request was recorded in the test*"])
 
 
-def test_connection_budgets_are_not_applicable_in_mock_mode(
-        conftest: pytest.Pytester) -> None:
+def test_connection_budgets_are_not_applicable_in_mock_mode(conftest: pytest.Pytester) -> None:
     conftest.makepyfile("""
         import pytest
 
@@ -185,8 +190,7 @@ def test_no_budgets_records_and_reports_without_failing(conftest: pytest.Pyteste
     result.stdout.fnmatch_lines(["*test_call*max_ttfb(30 ms)*over (not enforced)"])
 
 
-def test_function_mark_overrides_class_mark_of_the_same_kind(
-        conftest: pytest.Pytester) -> None:
+def test_function_mark_overrides_class_mark_of_the_same_kind(conftest: pytest.Pytester) -> None:
     conftest.makepyfile("""
         import pytest
 
@@ -236,7 +240,8 @@ def test_setup_requests_are_recorded_but_not_judged(conftest: pytest.Pytester) -
     ],
 )
 def test_bad_marker_arguments_are_a_usage_error_naming_the_test(
-        pytester: pytest.Pytester, marker: str, complaint: str) -> None:
+    pytester: pytest.Pytester, marker: str, complaint: str
+) -> None:
     pytester.makepyfile(f"""
         import pytest
 
@@ -250,9 +255,11 @@ def test_bad_marker_arguments_are_a_usage_error_naming_the_test(
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     name = marker.split("(")[0]
-    result.stderr.fnmatch_lines([
-        "*pytest-ttfb: invalid budget marker*",
-        f"*test_bad_marker_arguments_are_a_usage_error_naming_the_test.py::test_broken: "
-        f"@pytest.mark.{name}: {complaint}*",
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            "*pytest-ttfb: invalid budget marker*",
+            f"*test_bad_marker_arguments_are_a_usage_error_naming_the_test.py::test_broken: "
+            f"@pytest.mark.{name}: {complaint}*",
+        ]
+    )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

@@ -8,9 +8,16 @@ from pytest_ttfb._settings import OPTIONS
 def test_help_lists_every_option_in_the_ttfb_group(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     text = result.stdout.str()
-    group = text[text.index("pytest-ttfb: HTTP latency budgets:"):]
-    for flag in ("--ttfb-mode", "--ttfb-live", "--ttfb-rtt", "--ttfb-base-url",
-                 "--ttfb-json", "--ttfb-budget-scale", "--ttfb-no-budgets"):
+    group = text[text.index("pytest-ttfb: HTTP latency budgets:") :]
+    for flag in (
+        "--ttfb-mode",
+        "--ttfb-live",
+        "--ttfb-rtt",
+        "--ttfb-base-url",
+        "--ttfb-json",
+        "--ttfb-budget-scale",
+        "--ttfb-no-budgets",
+    ):
         assert flag in group, flag
     for ini in ("ttfb_mode", "ttfb_max_connections", "ttfb_keepalive_expiry", "ttfb_http2"):
         assert f"{ini} (" in text, ini
@@ -19,8 +26,7 @@ def test_help_lists_every_option_in_the_ttfb_group(pytester: pytest.Pytester) ->
 
 def test_markers_lists_the_five_budgets(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    for name in ("max_ttfb", "max_first_token", "max_connect", "max_total",
-                 "max_new_connections"):
+    for name in ("max_ttfb", "max_first_token", "max_connect", "max_total", "max_new_connections"):
         result.stdout.fnmatch_lines([f"@pytest.mark.{name}: {name}(*): *"])
 
 

@@ -27,9 +27,12 @@ def run_live(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunRe
 
 
 @pytest.mark.parametrize("stack", ["httpx", "httpx2"])
-def test_sync_client_reuses_one_connection(pytester: pytest.Pytester,
-                                           local_server: LocalServer, stack: str) -> None:
-    result = run_live(pytester, f"""
+def test_sync_client_reuses_one_connection(
+    pytester: pytest.Pytester, local_server: LocalServer, stack: str
+) -> None:
+    result = run_live(
+        pytester,
+        f"""
         from conftest import *
 
         def test_three_calls(ttfb):
@@ -43,17 +46,20 @@ def test_sync_client_reuses_one_connection(pytester: pytest.Pytester,
             assert {{r.connection_id for r in ttfb.requests}} == {{first.connection_id}}
             assert {{r.http_version for r in ttfb.requests}} == {{"HTTP/2"}}
             assert ttfb.new_connections == 1
-    """)
+    """,
+    )
     result.assert_outcomes(passed=1)
     assert len(local_server.connections) == 1
     assert local_server.requests == 3
 
 
 @pytest.mark.parametrize("stack", ["httpx", "httpx2"])
-def test_async_client_multiplexes_concurrent_calls(pytester: pytest.Pytester,
-                                                   local_server: LocalServer,
-                                                   stack: str) -> None:
-    result = run_live(pytester, f"""
+def test_async_client_multiplexes_concurrent_calls(
+    pytester: pytest.Pytester, local_server: LocalServer, stack: str
+) -> None:
+    result = run_live(
+        pytester,
+        f"""
         import anyio
         from conftest import *
 
@@ -68,14 +74,18 @@ def test_async_client_multiplexes_concurrent_calls(pytester: pytest.Pytester,
             assert len(ttfb.requests) == 6
             assert [r.new_connection for r in ttfb.requests].count(True) == 1
             assert len({{r.connection_id for r in ttfb.requests}}) == 1
-    """)
+    """,
+    )
     result.assert_outcomes(passed=1)
     assert len(local_server.connections) == 1
 
 
-def test_a_client_per_call_opens_a_connection_per_call(pytester: pytest.Pytester,
-                                                      local_server: LocalServer) -> None:
-    result = run_live(pytester, """
+def test_a_client_per_call_opens_a_connection_per_call(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    result = run_live(
+        pytester,
+        """
         from conftest import *
 
         @pytest.mark.max_new_connections(1)
@@ -85,20 +95,26 @@ def test_a_client_per_call_opens_a_connection_per_call(pytester: pytest.Pytester
                     client.get(URL + "/ok")
             assert ttfb.new_connections == 3
             assert len({r.connection_id for r in ttfb.requests}) == 3
-    """)
+    """,
+    )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*max_new_connections(1): 3 new connection(s), budget 1*",
-        "*#2 GET https://127.0.0.1:*/ok*new connection c*HTTP/2, 200]*",
-        "*hint: a new connection to https://127.0.0.1:* although an earlier request had "
-        "finished with one * s before: no reuse*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*max_new_connections(1): 3 new connection(s), budget 1*",
+            "*#2 GET https://127.0.0.1:*/ok*new connection c*HTTP/2, 200]*",
+            "*hint: a new connection to https://127.0.0.1:* although an earlier request had "
+            "finished with one * s before: no reuse*",
+        ]
+    )
     assert len(local_server.connections) == 3
 
 
-def test_shared_client_passes_the_connection_budget(pytester: pytest.Pytester,
-                                                   local_server: LocalServer) -> None:
-    result = run_live(pytester, """
+def test_shared_client_passes_the_connection_budget(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    result = run_live(
+        pytester,
+        """
         from conftest import *
 
         @pytest.mark.max_new_connections(1)
@@ -106,15 +122,19 @@ def test_shared_client_passes_the_connection_budget(pytester: pytest.Pytester,
             with ttfb.watch(httpx2.Client(verify=CONTEXT, http2=True)) as client:
                 for _ in range(3):
                     client.get(URL + "/ok")
-    """)
+    """,
+    )
     result.assert_outcomes(passed=1)
     assert len(local_server.connections) == 1
 
 
 @pytest.mark.parametrize("stack", ["httpx", "httpx2"])
 def test_phases_are_ordered_and_reused_requests_skip_the_handshake(
-        pytester: pytest.Pytester, local_server: LocalServer, stack: str) -> None:
-    result = run_live(pytester, f"""
+    pytester: pytest.Pytester, local_server: LocalServer, stack: str
+) -> None:
+    result = run_live(
+        pytester,
+        f"""
         from conftest import *
 
         def test_phases(ttfb):
@@ -128,13 +148,17 @@ def test_phases_are_ordered_and_reused_requests_skip_the_handshake(
             assert warm.reused and (warm.dns_ms, warm.connect_ms, warm.tls_ms) == (None,) * 3
             assert 0 <= warm.pool_wait_ms <= warm.ttfb_ms <= warm.total_ms
             assert cold.http_version == warm.http_version == "HTTP/1.1"  # http2 not asked
-    """)
+    """,
+    )
     result.assert_outcomes(passed=1)
 
 
-def test_warm_budget_judges_only_reused_connections(pytester: pytest.Pytester,
-                                                   local_server: LocalServer) -> None:
-    result = run_live(pytester, """
+def test_warm_budget_judges_only_reused_connections(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    result = run_live(
+        pytester,
+        """
         from conftest import *
 
         def calls(ttfb):
@@ -150,14 +174,17 @@ def test_warm_budget_judges_only_reused_connections(pytester: pytest.Pytester,
         @pytest.mark.max_ttfb(40)
         def test_every_request(ttfb):
             calls(ttfb)
-    """)
+    """,
+    )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*max_ttfb(40 ms): max of 4: * ms > 40 ms*"])
 
 
 def test_connect_budget(pytester: pytest.Pytester, local_server: LocalServer) -> None:
     # No TCP connect, even on loopback, takes under a microsecond; none takes 10 s.
-    result = run_live(pytester, """
+    result = run_live(
+        pytester,
+        """
         from conftest import *
 
         def call(ttfb):
@@ -172,14 +199,18 @@ def test_connect_budget(pytester: pytest.Pytester, local_server: LocalServer) ->
         @pytest.mark.max_connect(0.001)
         def test_impossible(ttfb):
             call(ttfb)
-    """)
+    """,
+    )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*max_connect(0.001 ms): max of 1: * ms > 0.001 ms*"])
 
 
-def test_http11_negotiated_although_http2_asked_is_hinted(pytester: pytest.Pytester,
-                                                         http1_server: LocalServer) -> None:
-    result = run_live(pytester, """
+def test_http11_negotiated_although_http2_asked_is_hinted(
+    pytester: pytest.Pytester, http1_server: LocalServer
+) -> None:
+    result = run_live(
+        pytester,
+        """
         from conftest import *
 
         @pytest.mark.max_ttfb(20)
@@ -187,17 +218,22 @@ def test_http11_negotiated_although_http2_asked_is_hinted(pytester: pytest.Pytes
             with ttfb.watch(httpx2.Client(verify=CONTEXT, http2=True)) as client:
                 client.get(URL + "/delay/200")
             assert ttfb.requests[0].http_version == "HTTP/1.1"
-    """)
+    """,
+    )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*hint: HTTP/1.1 was negotiated although the client asked "
-                                 "for HTTP/2*"])
+    result.stdout.fnmatch_lines(
+        ["*hint: HTTP/1.1 was negotiated although the client asked for HTTP/2*"]
+    )
 
 
 @pytest.mark.parametrize("sdk", ["Anthropic", "AsyncAnthropic"])
-def test_watch_an_anthropic_client(pytester: pytest.Pytester, local_server: LocalServer,
-                                   sdk: str) -> None:
+def test_watch_an_anthropic_client(
+    pytester: pytest.Pytester, local_server: LocalServer, sdk: str
+) -> None:
     call = "await client.messages.create" if sdk.startswith("Async") else "client.messages.create"
-    result = run_live(pytester, f"""
+    result = run_live(
+        pytester,
+        f"""
         import anthropic
         from conftest import *
 
@@ -217,14 +253,18 @@ def test_watch_an_anthropic_client(pytester: pytest.Pytester, local_server: Loca
             assert first.new_connection and second.reused
             assert first.connection_id == second.connection_id
             assert first.status == second.status == 200
-    """)
+    """,
+    )
     result.assert_outcomes(passed=1)
     assert len(local_server.connections) == 1
 
 
-def test_url_is_recorded_without_credentials(pytester: pytest.Pytester,
-                                             local_server: LocalServer) -> None:
-    result = run_live(pytester, """
+def test_url_is_recorded_without_credentials(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    result = run_live(
+        pytester,
+        """
         from conftest import *
 
         def test_call(ttfb):
@@ -233,7 +273,8 @@ def test_url_is_recorded_without_credentials(pytester: pytest.Pytester,
                 client.get(secret_url + "/ok?api_key=hunter3&page=2")
             (record,) = ttfb.requests
             assert record.url == URL + "/ok?api_key=***&page=2"
-    """)
+    """,
+    )
     result.assert_outcomes(passed=1)
 
 

@@ -21,9 +21,9 @@ def forbid_sockets(monkeypatch):
 ASK = 'model="claude-test", max_tokens=5, messages=[{"role": "user", "content": "hi"}]'
 
 
-def test_mock_mode_answers_every_client_without_a_socket(pytester: pytest.Pytester,
-                                                         monkeypatch: pytest.MonkeyPatch
-                                                         ) -> None:
+def test_mock_mode_answers_every_client_without_a_socket(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     pytester.makeconftest(NO_SOCKETS)
     pytester.makepyfile(f"""
@@ -57,7 +57,8 @@ def test_mock_mode_answers_every_client_without_a_socket(pytester: pytest.Pytest
 
 
 def test_mock_mode_leaves_tests_that_do_not_use_the_plugin_alone(
-        pytester: pytest.Pytester, local_server: LocalServer) -> None:
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
     pytester.makepyfile("""
         import os, ssl, httpx2
 
@@ -88,17 +89,20 @@ def test_unmatched_request_fails_the_test_naming_the_url(pytester: pytest.Pytest
     """)
     result = pytester.runpytest()
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines([
-        "pytest-ttfb mock mode: no route matches GET "
-        "https://unknown.test/v2/thing?token=***. Declare one on the ttfb_mock fixture*",
-        "*pytest-ttfb mock mode: 1 request(s) matched no route:",
-        "*GET https://unknown.test/other",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-ttfb mock mode: no route matches GET "
+            "https://unknown.test/v2/thing?token=***. Declare one on the ttfb_mock fixture*",
+            "*pytest-ttfb mock mode: 1 request(s) matched no route:",
+            "*GET https://unknown.test/other",
+        ]
+    )
     assert "s3cr3t" not in result.stdout.str()
 
 
-def test_live_mode_skips_sdk_tests_without_a_key(pytester: pytest.Pytester,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_mode_skips_sdk_tests_without_a_key(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     pytester.makepyfile(f"""
         def test_one(anthropic_client):
@@ -114,8 +118,8 @@ def test_live_mode_skips_sdk_tests_without_a_key(pytester: pytest.Pytester,
 
 @pytest.mark.parametrize("how", ["--ttfb-base-url", "ANTHROPIC_BASE_URL", "ini"])
 def test_live_mode_against_a_local_server_through_the_base_url(
-        pytester: pytest.Pytester, local_server: LocalServer, monkeypatch: pytest.MonkeyPatch,
-        how: str) -> None:
+    pytester: pytest.Pytester, local_server: LocalServer, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-SECRETSECRET")
     monkeypatch.setenv("SSL_CERT_FILE", local_server.ca_file)  # the pooled client trusts it
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
@@ -183,15 +187,22 @@ def test_pooled_clients_default_to_the_recipe(pytester: pytest.Pytester) -> None
         (["--ttfb-mode=fast"], "", "--ttfb-mode: expected one of mock, emulate, live, got 'fast'"),
         (["--ttfb-rtt=soon"], "", "--ttfb-rtt: expected milliseconds >= 0, got 'soon'"),
         (["--ttfb-budget-scale=0"], "", "--ttfb-budget-scale: expected a factor > 0, got '0'"),
-        (["--ttfb-live", "--ttfb-mode=mock"], "",
-         "--ttfb-live asks for live mode but --ttfb-mode asks for mock: choose one"),
-        ([], "ttfb_max_connections = many",
-         "ini key ttfb_max_connections: expected a whole number > 0, got 'many'"),
+        (
+            ["--ttfb-live", "--ttfb-mode=mock"],
+            "",
+            "--ttfb-live asks for live mode but --ttfb-mode asks for mock: choose one",
+        ),
+        (
+            [],
+            "ttfb_max_connections = many",
+            "ini key ttfb_max_connections: expected a whole number > 0, got 'many'",
+        ),
         ([], "ttfb_http2 = perhaps", "ini key ttfb_http2: expected true or false, got 'perhaps'"),
     ],
 )
-def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], ini: str,
-                                      message: str) -> None:
+def test_bad_options_are_usage_errors(
+    pytester: pytest.Pytester, args: list[str], ini: str, message: str
+) -> None:
     if ini:
         pytester.makeini(f"[pytest]\n{ini}\n")
     pytester.makepyfile("def test_nothing(): pass")

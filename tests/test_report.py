@@ -32,8 +32,9 @@ def test_without_plugin():
 
 
 @pytest.fixture
-def report(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-           ) -> tuple[pytest.RunResult, dict, ET.Element]:
+def report(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> tuple[pytest.RunResult, dict, ET.Element]:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-SECRETKEY")
     pytester.makepyfile(SUITE)
     result = pytester.runpytest("--ttfb-json=out/ttfb.json", "--junitxml=junit.xml")
@@ -59,13 +60,29 @@ def test_json_holds_every_record_and_verdict(report: tuple) -> None:
     assert verdict["limit"] == 20
     assert verdict["observed"] >= 200
     (record,) = slow["requests"]
-    contract = {"method", "url", "status", "http_version", "reused", "connection_id",
-                "pool_wait_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms",
-                "first_token_ms", "total_ms", "error"}
+    contract = {
+        "method",
+        "url",
+        "status",
+        "http_version",
+        "reused",
+        "connection_id",
+        "pool_wait_ms",
+        "dns_ms",
+        "connect_ms",
+        "tls_ms",
+        "ttfb_ms",
+        "first_token_ms",
+        "total_ms",
+        "error",
+    }
     assert contract <= set(record)
     assert set(record) - {"new_connection"} == set(RequestTiming.__dataclass_fields__)
     assert (record["method"], record["url"], record["status"]) == (
-        "GET", "https://api.test/slow", 200)
+        "GET",
+        "https://api.test/slow",
+        200,
+    )
     assert record["ttfb_ms"] >= 200
     assert record["when"] == "call"
 
@@ -77,21 +94,22 @@ def test_json_holds_every_record_and_verdict(report: tuple) -> None:
 
 def test_terminal_summary_has_a_row_per_test(report: tuple) -> None:
     result, _, _ = report
-    result.stdout.fnmatch_lines([
-        "*- pytest-ttfb -*",
-        "mode: mock;*",
-        "test * reqs * new * http * ttfb p50 * p95 * max * 1st token * budget * verdict",
-        "*::test_slow * 1 * 0 * - * 2??.? * max_ttfb(20 ms) * FAIL",
-        "*::test_stream * 1 * 0 * - * max_ttfb(5000 ms, p50) * pass",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*- pytest-ttfb -*",
+            "mode: mock;*",
+            "test * reqs * new * http * ttfb p50 * p95 * max * 1st token * budget * verdict",
+            "*::test_slow * 1 * 0 * - * 2??.? * max_ttfb(20 ms) * FAIL",
+            "*::test_stream * 1 * 0 * - * max_ttfb(5000 ms, p50) * pass",
+        ]
+    )
     assert "test_without_plugin " not in result.stdout.str().split("- pytest-ttfb -")[1]
 
 
 def test_junit_gets_properties(report: tuple) -> None:
     _, _, junit = report
     cases = {case.get("name"): case for case in junit.iter("testcase")}
-    properties = {p.get("name"): p.get("value")
-                  for p in cases["test_slow"].iter("property")}
+    properties = {p.get("name"): p.get("value") for p in cases["test_slow"].iter("property")}
     assert properties["ttfb_requests"] == "1"
     assert properties["ttfb_new_connections"] == "0"
     assert float(properties["ttfb_max_ms"]) >= 200
@@ -100,9 +118,12 @@ def test_junit_gets_properties(report: tuple) -> None:
 
 def test_no_secret_in_any_output(report: tuple, pytester: pytest.Pytester) -> None:
     result, _, _ = report
-    outputs = [result.stdout.str(), result.stderr.str(),
-               (pytester.path / "out" / "ttfb.json").read_text(),
-               (pytester.path / "junit.xml").read_text()]
+    outputs = [
+        result.stdout.str(),
+        result.stderr.str(),
+        (pytester.path / "out" / "ttfb.json").read_text(),
+        (pytester.path / "junit.xml").read_text(),
+    ]
     assert not any("SECRETKEY" in text for text in outputs)
 
 
