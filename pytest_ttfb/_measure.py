@@ -37,18 +37,44 @@ from time import perf_counter
 from types import ModuleType, SimpleNamespace
 from typing import Any, TypeVar
 
-from ._store import PoolSettings, Recorder, RequestTiming, active_recorder, redact_url
+from ._store import PoolSettings, Recorder, RequestTiming, _active, redact_url
 
 __all__ = ["instrument", "is_instrumented"]
 
 _FIRST_TOKEN_EVENT = b"content_block_delta"
-_EVENT_STREAM = "text/event-stream"
+# A body is a stream of server-sent events when its first line is an SSE field. Sniffing
+# the first chunk costs nothing; reading the content-type header costs six calls.
+_EVENT_FIELDS = (b"event:", b"data:", b"id:", b"retry:", b":")
 
 
 class _Probe:
-    """What the network layer learned about the request in flight in this context."""
+    """One request in flight, then its raw marks until someone reads the record.
 
-    __slots__ = ("connect_end", "connect_start", "dns_end", "sent", "start", "tls_end")
+    The transport fills it on the hot path with bare attribute stores; ``timing()``
+    turns it into a ``RequestTiming`` later (when ``ttfb.requests`` is read, or the
+    test ends), because building the record and its URL text on every request costs
+    more than everything else pytest-ttfb does per request.
+    """
+
+    __slots__ = (
+        "connect_end",
+        "connect_start",
+        "dns_end",
+        "end",
+        "error",
+        "extensions",
+        "first_token",
+        "headers_at",
+        "method",
+        "pool",
+        "record",
+        "sent",
+        "start",
+        "status",
+        "tls_end",
+        "url",
+        "when",
+    )
 
     def __init__(self, start: float) -> None:
         self.start = start
@@ -57,6 +83,67 @@ class _Probe:
         self.connect_end: float | None = None
         self.tls_end: float | None = None
         self.sent: float | None = None
+        self.headers_at: float | None = None
+        self.first_token: float | None = None
+        self.end: float | None = None
+        self.error: str | None = None
+        self.status: int | None = None
+        self.extensions: dict[str, Any] = {}
+        self.record: RequestTiming | None = None
+
+    def timing(self) -> RequestTiming:
+        """The record, built once; later marks (body closed) are copied into it."""
+        if self.record is not None:
+            return self.record
+        start = self.start
+        stream = self.extensions.get("network_stream")
+        connection: Connection | None = getattr(stream, "ttfb_connection", None)
+        if connection is not None:
+            reused = connection.opened_by is not self
+            connection_id: str | None = connection.id
+        else:
+            # Mocked (no stream), or a connection opened before the client was watched.
+            reused = stream is not None
+            connection_id = None
+        version = self.extensions.get("http_version")
+        method = self.method
+        self.record = RequestTiming(
+            method=method if isinstance(method, str) else method.decode(),
+            url=redact_url(str(self.url)),
+            status=self.status,
+            http_version=version.decode("ascii") if isinstance(version, bytes) else version,
+            reused=reused,
+            connection_id=connection_id,
+            pool_wait_ms=_ms(start, self.sent if reused else self.connect_start or self.sent),
+            dns_ms=None if reused else _ms(start, self.dns_end),
+            connect_ms=None if reused else _ms(start, self.connect_end),
+            tls_ms=None if reused else _ms(start, self.tls_end),
+            sent_ms=_ms(start, self.sent),
+            ttfb_ms=_ms(start, self.headers_at),
+            first_token_ms=_ms(start, self.first_token),
+            total_ms=_ms(start, self.end),
+            error=self.error,
+            started_at=start,
+            when=self.when,
+            pool=self.pool,
+        )
+        return self.record
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """The body is closed (or the request failed): stamp the end, once."""
+        if self.end is not None:
+            return
+        self.end = perf_counter()
+        if error is not None:
+            self.error = _short_error(error)
+        if self.record is not None:  # already read: keep it current
+            self.record.total_ms = _ms(self.start, self.end)
+            self.record.error = self.error
+
+    def first_token_seen(self) -> None:
+        self.first_token = perf_counter()
+        if self.record is not None:
+            self.record.first_token_ms = _ms(self.start, self.first_token)
 
 
 # httpcore does a request's network I/O in the caller's thread or task, so a
@@ -101,59 +188,6 @@ def _opened(started: float, resolved: float | None) -> Connection:
     return Connection(f"c{next(_connection_ids)}", probe)
 
 
-def _open_record(
-    request: Any, probe: _Probe, response: Any, pool: PoolSettings | None
-) -> RequestTiming:
-    headers_at = perf_counter()
-    start = probe.start
-    stream = response.extensions.get("network_stream")
-    connection: Connection | None = getattr(stream, "ttfb_connection", None)
-    if connection is not None:
-        reused = connection.opened_by is not probe
-        connection_id: str | None = connection.id
-    else:
-        # Mocked, or a connection opened before the client was watched.
-        reused = stream is not None
-        connection_id = None
-    pool_wait = probe.sent if reused else probe.connect_start
-    version = response.extensions.get("http_version")
-    return RequestTiming(
-        method=request.method if isinstance(request.method, str) else request.method.decode(),
-        url=redact_url(str(request.url)),
-        status=response.status_code,
-        http_version=version.decode("ascii") if isinstance(version, bytes) else version,
-        reused=reused,
-        connection_id=connection_id,
-        pool_wait_ms=_ms(start, pool_wait),
-        dns_ms=None if reused else _ms(start, probe.dns_end),
-        connect_ms=None if reused else _ms(start, probe.connect_end),
-        tls_ms=None if reused else _ms(start, probe.tls_end),
-        sent_ms=_ms(start, probe.sent),
-        ttfb_ms=(headers_at - start) * 1000.0,
-        started_at=start,
-        pool=pool,
-    )
-
-
-def _failed_record(
-    request: Any, probe: _Probe, exc: BaseException, pool: PoolSettings | None
-) -> RequestTiming:
-    start = probe.start
-    return RequestTiming(
-        method=request.method if isinstance(request.method, str) else request.method.decode(),
-        url=redact_url(str(request.url)),
-        pool_wait_ms=_ms(start, probe.connect_start or probe.sent),
-        dns_ms=_ms(start, probe.dns_end),
-        connect_ms=_ms(start, probe.connect_end),
-        tls_ms=_ms(start, probe.tls_end),
-        sent_ms=_ms(start, probe.sent),
-        total_ms=(perf_counter() - start) * 1000.0,
-        error=_short_error(exc),
-        started_at=start,
-        pool=pool,
-    )
-
-
 def _short_error(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     text = text[:200]
@@ -195,18 +229,16 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
         def __init__(self, inner: Any, connection: Connection) -> None:
             self._inner = inner
             self.ttfb_connection = connection
-
-        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-            return self._inner.read(max_bytes, timeout)  # type: ignore[no-any-return]
+            # Pass-throughs bound to the inner stream: no extra frame per call.
+            self.read = inner.read
+            self.close = inner.close
+            self.get_extra_info = inner.get_extra_info
 
         def write(self, buffer: bytes, timeout: float | None = None) -> None:
             probe = _current_probe.get()
             if probe is not None and probe.sent is None:
                 probe.sent = perf_counter()
             self._inner.write(buffer, timeout)
-
-        def close(self) -> None:
-            self._inner.close()
 
         def start_tls(
             self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
@@ -217,25 +249,19 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 probe.tls_end = perf_counter()
             return TimingNetworkStream(inner, self.ttfb_connection)
 
-        def get_extra_info(self, info: str) -> Any:
-            return self._inner.get_extra_info(info)
-
     class AsyncTimingNetworkStream(httpcore.AsyncNetworkStream):  # type: ignore[name-defined,misc]
         def __init__(self, inner: Any, connection: Connection) -> None:
             self._inner = inner
             self.ttfb_connection = connection
-
-        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-            return await self._inner.read(max_bytes, timeout)  # type: ignore[no-any-return]
+            self.read = inner.read
+            self.aclose = inner.aclose
+            self.get_extra_info = inner.get_extra_info
 
         async def write(self, buffer: bytes, timeout: float | None = None) -> None:
             probe = _current_probe.get()
             if probe is not None and probe.sent is None:
                 probe.sent = perf_counter()
             await self._inner.write(buffer, timeout)
-
-        async def aclose(self) -> None:
-            await self._inner.aclose()
 
         async def start_tls(
             self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
@@ -245,9 +271,6 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             if probe is not None:
                 probe.tls_end = perf_counter()
             return AsyncTimingNetworkStream(inner, self.ttfb_connection)
-
-        def get_extra_info(self, info: str) -> Any:
-            return self._inner.get_extra_info(info)
 
     class TimingBackend(httpcore.NetworkBackend):  # type: ignore[name-defined,misc]
         """Times DNS and TCP connect, and tags each stream with its connection."""
@@ -330,57 +353,60 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             await self._inner.sleep(seconds)
 
     class TimingByteStream(httpx.SyncByteStream):  # type: ignore[name-defined,misc]
-        def __init__(self, inner: Any, record: RequestTiming, start: float, events: bool) -> None:
+        def __init__(self, inner: Any, probe: _Probe) -> None:
             self._inner = inner
-            self._record = record
-            self._start = start
-            self._scanner = _FirstTokenScanner() if events else None
+            self._probe = probe
 
         def __iter__(self) -> Iterator[bytes]:
+            scanner: _FirstTokenScanner | None = None
+            first = True
             try:
                 for chunk in self._inner:
-                    if self._scanner is not None and self._scanner.feed(chunk):
-                        self._record.first_token_ms = (perf_counter() - self._start) * 1000.0
-                        self._scanner = None
+                    if first:
+                        first = False
+                        if chunk.lstrip(b"\r\n").startswith(_EVENT_FIELDS):
+                            scanner = _FirstTokenScanner()
+                    if scanner is not None and scanner.feed(chunk):
+                        self._probe.first_token_seen()
+                        scanner = None
                     yield chunk
             except Exception as exc:
-                self._record.error = _short_error(exc)
+                self._probe.finish(exc)
                 raise
 
         def close(self) -> None:
             try:
                 self._inner.close()
             finally:
-                if self._record.total_ms is None:
-                    self._record.total_ms = (perf_counter() - self._start) * 1000.0
+                self._probe.finish()
 
     class AsyncTimingByteStream(httpx.AsyncByteStream):  # type: ignore[name-defined,misc]
-        def __init__(self, inner: Any, record: RequestTiming, start: float, events: bool) -> None:
+        def __init__(self, inner: Any, probe: _Probe) -> None:
             self._inner = inner
-            self._record = record
-            self._start = start
-            self._scanner = _FirstTokenScanner() if events else None
+            self._probe = probe
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
+            scanner: _FirstTokenScanner | None = None
+            first = True
             try:
                 async for chunk in self._inner:
-                    if self._scanner is not None and self._scanner.feed(chunk):
-                        self._record.first_token_ms = (perf_counter() - self._start) * 1000.0
-                        self._scanner = None
+                    if first:
+                        first = False
+                        if chunk.lstrip(b"\r\n").startswith(_EVENT_FIELDS):
+                            scanner = _FirstTokenScanner()
+                    if scanner is not None and scanner.feed(chunk):
+                        self._probe.first_token_seen()
+                        scanner = None
                     yield chunk
             except Exception as exc:
-                self._record.error = _short_error(exc)
+                self._probe.finish(exc)
                 raise
 
         async def aclose(self) -> None:
             try:
                 await self._inner.aclose()
             finally:
-                if self._record.total_ms is None:
-                    self._record.total_ms = (perf_counter() - self._start) * 1000.0
-
-    def _is_event_stream(response: Any) -> bool:
-        return str(response.headers.get("content-type", "")).startswith(_EVENT_STREAM)
+                self._probe.finish()
 
     class TimingTransport(httpx.BaseTransport):  # type: ignore[name-defined,misc]
         """Wraps a client's transport; records one ``RequestTiming`` per request."""
@@ -397,23 +423,26 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 pool._network_backend = TimingBackend(pool._network_backend)
 
         def handle_request(self, request: Any) -> Any:
-            recorder: Recorder | None = active_recorder()
+            recorder: Recorder | None = _active.recorder
             if recorder is None:  # no test running: nothing to record into
                 return self.inner.handle_request(request)
             probe = _Probe(perf_counter())
+            probe.method, probe.url = request.method, request.url
+            probe.pool, probe.when = self.pool_settings, recorder.when
             token = _current_probe.set(probe)
             try:
                 response = self.inner.handle_request(request)
             except BaseException as exc:
-                recorder.add(_failed_record(request, probe, exc, self.pool_settings))
+                probe.finish(exc)
+                recorder.pending.append(probe)
                 raise
             finally:
                 _current_probe.reset(token)
-            record = _open_record(request, probe, response, self.pool_settings)
-            recorder.add(record)
-            response.stream = TimingByteStream(
-                response.stream, record, probe.start, _is_event_stream(response)
-            )
+            probe.headers_at = perf_counter()
+            probe.status = response.status_code
+            probe.extensions = response.extensions
+            recorder.pending.append(probe)  # list.append is atomic: threads may share it
+            response.stream = TimingByteStream(response.stream, probe)
             return response
 
         def close(self) -> None:
@@ -439,23 +468,26 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 pool._network_backend = AsyncTimingBackend(pool._network_backend)
 
         async def handle_async_request(self, request: Any) -> Any:
-            recorder: Recorder | None = active_recorder()
+            recorder: Recorder | None = _active.recorder
             if recorder is None:
                 return await self.inner.handle_async_request(request)
             probe = _Probe(perf_counter())
+            probe.method, probe.url = request.method, request.url
+            probe.pool, probe.when = self.pool_settings, recorder.when
             token = _current_probe.set(probe)
             try:
                 response = await self.inner.handle_async_request(request)
             except BaseException as exc:
-                recorder.add(_failed_record(request, probe, exc, self.pool_settings))
+                probe.finish(exc)
+                recorder.pending.append(probe)
                 raise
             finally:
                 _current_probe.reset(token)
-            record = _open_record(request, probe, response, self.pool_settings)
-            recorder.add(record)
-            response.stream = AsyncTimingByteStream(
-                response.stream, record, probe.start, _is_event_stream(response)
-            )
+            probe.headers_at = perf_counter()
+            probe.status = response.status_code
+            probe.extensions = response.extensions
+            recorder.pending.append(probe)  # list.append is atomic: threads may share it
+            response.stream = AsyncTimingByteStream(response.stream, probe)
             return response
 
         async def aclose(self) -> None:

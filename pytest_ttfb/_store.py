@@ -7,10 +7,10 @@ even if the caller abandons the stream.
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 __all__ = ["PoolSettings", "Recorder", "RequestTiming", "active_recorder", "redact_url"]
@@ -18,6 +18,7 @@ __all__ = ["PoolSettings", "Recorder", "RequestTiming", "active_recorder", "reda
 _SECRET_QUERY_KEY = re.compile(r"(?i)(key|token|secret|password|passwd|signature|sig|auth)")
 
 
+@functools.lru_cache(maxsize=1024)  # a suite calls few URLs, many times: parse each once
 def redact_url(url: str) -> str:
     """Return ``url`` without user info and with secret-looking query values masked."""
     try:
@@ -118,23 +119,40 @@ class RequestTiming:
         return data
 
 
+_Client = TypeVar("_Client")
+
+
+class _Pending(Protocol):
+    """A request the transport saw, not yet turned into a record."""
+
+    def timing(self) -> RequestTiming: ...
+
+
 class Recorder:
     """The ``ttfb`` fixture: what one test's instrumented clients recorded."""
 
     def __init__(self, nodeid: str) -> None:
         self.nodeid = nodeid
-        self.requests: list[RequestTiming] = []
+        # Requests in the order their responses began (or failed). The transports
+        # append raw probes to ``pending``; ``requests`` builds their records on read.
+        self.pending: list[_Pending] = []
+        self._requests: list[RequestTiming] = []
         self.unmatched: list[str] = []
-        self.when = "setup"
-        self._lock = threading.Lock()
+        self.when = "setup"  # the test phase now running; each record notes it
 
     def __repr__(self) -> str:
         return f"<Recorder {self.nodeid} requests={len(self.requests)}>"
 
-    def add(self, record: RequestTiming) -> None:
-        record.when = self.when
-        with self._lock:
-            self.requests.append(record)
+    @property
+    def requests(self) -> list[RequestTiming]:
+        """One ``RequestTiming`` per request this test made through a watched client."""
+        if self.pending:
+            # Slice, then delete the slice: another thread may append meanwhile.
+            count = len(self.pending)
+            batch = self.pending[:count]
+            del self.pending[:count]
+            self._requests.extend(item.timing() for item in batch)
+        return self._requests
 
     @property
     def new_connections(self) -> int:
@@ -147,9 +165,6 @@ class Recorder:
         from ._measure import instrument
 
         return instrument(client)
-
-
-_Client = TypeVar("_Client")
 
 
 @dataclass
