@@ -1,0 +1,43 @@
+"""Code that builds its own clients: watch them and the same budgets apply."""
+
+import anthropic
+import httpx
+import httpx2
+import pytest
+
+
+@pytest.fixture
+def inventory_api(ttfb_mock):
+    ttfb_mock.get("https://inventory.example/items", latency=40).respond(
+        200, json={"items": ["a", "b"]}
+    )
+    return "https://inventory.example"
+
+
+@pytest.mark.max_ttfb(400)
+def test_httpx_028_code_path(ttfb, inventory_api):
+    with ttfb.watch(httpx.Client(base_url=inventory_api)) as client:
+        assert client.get("/items").json() == {"items": ["a", "b"]}
+    (request,) = ttfb.requests
+    assert request.status == 200
+
+
+@pytest.mark.max_ttfb(1000)
+def test_an_sdk_client_built_by_the_application(ttfb):
+    # The application's own client, with the recipe's pool: watch() it, don't replace it.
+    client = ttfb.watch(
+        anthropic.Anthropic(
+            api_key="placeholder",  # mock mode never sends it anywhere
+            http_client=httpx2.Client(
+                http2=True,
+                limits=httpx2.Limits(
+                    max_connections=20, max_keepalive_connections=20, keepalive_expiry=60
+                ),
+                timeout=httpx2.Timeout(connect=5, read=120, write=10, pool=10),
+            ),
+        )
+    )
+    client.messages.create(
+        model="claude-sonnet-5-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert ttfb.requests[0].url.endswith("/v1/messages")
