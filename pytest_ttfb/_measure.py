@@ -42,9 +42,9 @@ from ._store import PoolSettings, Recorder, RequestTiming, _active, redact_url
 __all__ = ["instrument", "is_instrumented"]
 
 _FIRST_TOKEN_EVENT = b"content_block_delta"
-# A body is a stream of server-sent events when its first line is an SSE field. Sniffing
-# the first chunk costs nothing; reading the content-type header costs six calls.
+# A body is a stream of server-sent events when its first line is an SSE field.
 _EVENT_FIELDS = (b"event:", b"data:", b"id:", b"retry:", b":")
+_SNIFF_BYTES = max(len(field) for field in _EVENT_FIELDS)
 
 
 class _Probe:
@@ -195,16 +195,39 @@ def _short_error(exc: BaseException) -> str:
 
 
 class _FirstTokenScanner:
-    """Finds the first ``content_block_delta`` event across chunk boundaries without
-    buffering the stream: it keeps only the last few bytes of the previous chunk."""
+    """Watches a body for its first ``content_block_delta`` event, across chunk
+    boundaries, without buffering the stream.
 
-    __slots__ = ("_tail",)
+    It first decides whether the body is a stream of server-sent events at all, from
+    its first bytes (an SSE field such as ``event:`` or ``data:``; JSON starts with
+    ``{``); reading the content-type header instead would cost more than the rest of
+    the hot path. Then it keeps only the last bytes of the previous chunk, enough to
+    find the event name split across two reads.
+    """
+
+    __slots__ = ("_events", "_tail")
 
     def __init__(self) -> None:
+        self._events: bool | None = None  # undecided until enough bytes have come
         self._tail = b""
 
-    def feed(self, chunk: bytes) -> bool:
+    def feed(self, chunk: bytes) -> bool | None:
+        """True: the first token is in this chunk. False: not yet. None: the body is
+        not an event stream, stop feeding."""
         window = self._tail + chunk
+        if self._events is None:
+            head = window.lstrip(b"\xef\xbb\xbf\r\n")
+            if head.startswith(_EVENT_FIELDS):
+                self._events = True
+            elif not head or (
+                len(head) < _SNIFF_BYTES
+                and head[:1] in b"edir:"  # cheap no for JSON, before the full check
+                and any(field.startswith(head) for field in _EVENT_FIELDS)
+            ):
+                self._tail = window  # nothing yet, or the start of a field: wait for more
+                return False
+            else:
+                return None
         if _FIRST_TOKEN_EVENT in window:
             return True
         self._tail = window[-(len(_FIRST_TOKEN_EVENT) - 1) :]
@@ -358,17 +381,15 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self._probe = probe
 
         def __iter__(self) -> Iterator[bytes]:
-            scanner: _FirstTokenScanner | None = None
-            first = True
+            scanner: _FirstTokenScanner | None = _FirstTokenScanner()
             try:
                 for chunk in self._inner:
-                    if first:
-                        first = False
-                        if chunk.lstrip(b"\r\n").startswith(_EVENT_FIELDS):
-                            scanner = _FirstTokenScanner()
-                    if scanner is not None and scanner.feed(chunk):
-                        self._probe.first_token_seen()
-                        scanner = None
+                    if scanner is not None:
+                        found = scanner.feed(chunk)
+                        if found is not False:  # the token (True), or not a stream (None)
+                            if found:
+                                self._probe.first_token_seen()
+                            scanner = None
                     yield chunk
             except Exception as exc:
                 self._probe.finish(exc)
@@ -386,17 +407,15 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self._probe = probe
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            scanner: _FirstTokenScanner | None = None
-            first = True
+            scanner: _FirstTokenScanner | None = _FirstTokenScanner()
             try:
                 async for chunk in self._inner:
-                    if first:
-                        first = False
-                        if chunk.lstrip(b"\r\n").startswith(_EVENT_FIELDS):
-                            scanner = _FirstTokenScanner()
-                    if scanner is not None and scanner.feed(chunk):
-                        self._probe.first_token_seen()
-                        scanner = None
+                    if scanner is not None:
+                        found = scanner.feed(chunk)
+                        if found is not False:  # the token (True), or not a stream (None)
+                            if found:
+                                self._probe.first_token_seen()
+                            scanner = None
                     yield chunk
             except Exception as exc:
                 self._probe.finish(exc)

@@ -307,3 +307,60 @@ def test_watch_rejects_what_it_cannot_instrument(pytester: pytest.Pytester) -> N
                 ttfb.watch({})
     """)
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_keepalive_expiry_shorter_than_the_gap_is_hinted(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    result = run_live(
+        pytester,
+        """
+        import time
+        from conftest import *
+
+        @pytest.mark.max_new_connections(1)
+        def test_idle_between_calls(ttfb):
+            limits = httpx2.Limits(keepalive_expiry=0.1)
+            with ttfb.watch(httpx2.Client(verify=CONTEXT, limits=limits)) as client:
+                client.get(URL + "/ok")
+                time.sleep(0.5)  # five times the expiry: the pool drops the connection
+                client.get(URL + "/ok")
+            assert [r.reused for r in ttfb.requests] == [False, False]
+    """,
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*hint: keep-alive expiry (0.1 s) is shorter than the 0.? s gap since the last "
+            "request to https://127.0.0.1:* ended, so its connection was dropped*",
+        ]
+    )
+    assert len(local_server.connections) == 2
+
+
+def test_waiting_for_the_pool_is_hinted(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    result = run_live(
+        pytester,
+        """
+        from concurrent.futures import ThreadPoolExecutor
+        from conftest import *
+
+        @pytest.mark.max_ttfb(30)
+        def test_three_threads_one_connection(ttfb):
+            limits = httpx2.Limits(max_connections=1)
+            with ttfb.watch(httpx2.Client(verify=CONTEXT, limits=limits)) as client:
+                with ThreadPoolExecutor(3) as threads:
+                    list(threads.map(lambda _: client.get(URL + "/delay/300"), range(3)))
+            waits = sorted(r.pool_wait_ms for r in ttfb.requests)
+            assert waits[-1] >= 300  # the last one waited for two others to finish
+    """,
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*hint: * ms waiting for a connection from the pool: max_connections=1 is below "
+            "the concurrency*",
+        ]
+    )

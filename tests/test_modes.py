@@ -81,6 +81,10 @@ def test_unmatched_request_fails_the_test_naming_the_url(pytester: pytest.Pytest
         def test_unknown_host(ttfb_client):
             ttfb_client.get(f"https://user:{SECRET}@unknown.test/v2/thing?token={SECRET}")
 
+        @pytest.mark.anyio
+        async def test_async_client(ttfb_async_client):
+            await ttfb_async_client.post("https://unknown.test/async")
+
         def test_swallowed_by_the_code_under_test(ttfb_client):
             try:
                 ttfb_client.get("https://unknown.test/other")
@@ -88,11 +92,12 @@ def test_unmatched_request_fails_the_test_naming_the_url(pytester: pytest.Pytest
                 pass  # the code under test hides the error; the plugin does not
     """)
     result = pytester.runpytest()
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(
         [
             "pytest-ttfb mock mode: no route matches GET "
             "https://unknown.test/v2/thing?token=***. Declare one on the ttfb_mock fixture*",
+            "pytest-ttfb mock mode: no route matches POST https://unknown.test/async.*",
             "*pytest-ttfb mock mode: 1 request(s) matched no route:",
             "*GET https://unknown.test/other",
         ]
