@@ -76,8 +76,14 @@ class _Probe:
         "when",
     )
 
-    def __init__(self, start: float) -> None:
+    def __init__(
+        self, start: float, method: str | bytes, url: Any, pool: PoolSettings | None, when: str
+    ) -> None:
         self.start = start
+        self.method = method
+        self.url = url  # the httpx URL object: turned into text only when read
+        self.pool = pool
+        self.when = when
         self.connect_start: float | None = None
         self.dns_end: float | None = None
         self.connect_end: float | None = None
@@ -445,9 +451,9 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             recorder: Recorder | None = _active.recorder
             if recorder is None:  # no test running: nothing to record into
                 return self.inner.handle_request(request)
-            probe = _Probe(perf_counter())
-            probe.method, probe.url = request.method, request.url
-            probe.pool, probe.when = self.pool_settings, recorder.when
+            probe = _Probe(
+                perf_counter(), request.method, request.url, self.pool_settings, recorder.when
+            )
             token = _current_probe.set(probe)
             try:
                 response = self.inner.handle_request(request)
@@ -490,9 +496,9 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             recorder: Recorder | None = _active.recorder
             if recorder is None:
                 return await self.inner.handle_async_request(request)
-            probe = _Probe(perf_counter())
-            probe.method, probe.url = request.method, request.url
-            probe.pool, probe.when = self.pool_settings, recorder.when
+            probe = _Probe(
+                perf_counter(), request.method, request.url, self.pool_settings, recorder.when
+            )
             token = _current_probe.set(probe)
             try:
                 response = await self.inner.handle_async_request(request)

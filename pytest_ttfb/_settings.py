@@ -186,6 +186,20 @@ def _pool(config: pytest.Config) -> PoolConfig:
     return PoolConfig(**values)
 
 
+def _check_writable(path: str, source: str) -> None:
+    """Fail now, not after the whole run, when the report cannot be written there."""
+    if os.path.isdir(path):
+        raise pytest.UsageError(f"{source}: {path!r} is a directory; name a file")
+    parent = os.path.dirname(os.path.abspath(path))
+    existing = parent
+    while not os.path.isdir(existing):
+        if os.path.exists(existing):
+            raise pytest.UsageError(f"{source}: {existing!r} is a file, not a directory")
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK):
+        raise pytest.UsageError(f"{source}: cannot write under {existing!r}")
+
+
 def resolve(config: pytest.Config) -> Settings:
     """Read every pytest-ttfb option once; raise ``pytest.UsageError`` on a bad one."""
     raw_mode, mode_source = _raw(config, "ttfb_mode")
@@ -221,7 +235,9 @@ def resolve(config: pytest.Config) -> Settings:
     base_url, _ = _raw(config, "ttfb_base_url")
     if base_url is None:
         base_url = os.environ.get("ANTHROPIC_BASE_URL") or None
-    json_path, _ = _raw(config, "ttfb_json")
+    json_path, json_source = _raw(config, "ttfb_json")
+    if json_path:
+        _check_writable(str(json_path), json_source)
     return Settings(
         mode=mode,
         rtt_ms=rtt,

@@ -146,7 +146,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if _SETTINGS not in config.stash:
         return
     settings = config.stash[_SETTINGS]
-    lines = _show.summary_lines(config.stash[_RESULTS], settings.mode, settings.budget_scale)
+    results: list[_show.TestResult] = config.stash[_RESULTS]
+    lines = _show.summary_lines(results, settings.mode, settings.budget_scale)
     if lines:
         terminalreporter.write_sep("-", "pytest-ttfb")
         for line in lines:
@@ -160,13 +161,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     settings = config.stash[_SETTINGS]
     path = settings.json_path
     assert path is not None
-    _show.write_json(
-        path,
-        config.stash[_RESULTS],
-        mode=settings.mode,
-        scale=settings.budget_scale,
-        enforced=settings.enforce_budgets,
-    )
+    results: list[_show.TestResult] = config.stash[_RESULTS]
+    try:
+        _show.write_json(
+            path,
+            results,
+            mode=settings.mode,
+            scale=settings.budget_scale,
+            enforced=settings.enforce_budgets,
+        )
+    except OSError as exc:
+        config.get_terminal_writer().line(
+            f"pytest-ttfb: could not write the JSON report to {path}: {exc}", red=True
+        )
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 # -- fixtures ---------------------------------------------------------------------------
@@ -176,7 +185,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def ttfb(request: pytest.FixtureRequest) -> Recorder:
     """The recorder: ``ttfb.requests`` lists this test's requests; ``ttfb.watch(client)``
     instruments a client you built."""
-    return request.node.stash[_RECORDER]
+    recorder: Recorder = request.node.stash[_RECORDER]
+    return recorder
 
 
 @pytest.fixture

@@ -134,3 +134,16 @@ def test_no_budgets_is_recorded_in_the_json(pytester: pytest.Pytester) -> None:
     assert document["budgets_enforced"] is False
     slow = next(t for t in document["tests"] if t["nodeid"].endswith("test_slow"))
     assert slow["verdict"] == "over (not enforced)"
+
+
+def test_json_path_that_cannot_be_written_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    pytester.mkdir("reports")
+    pytester.makefile(".txt", blocker="not a directory")
+    for path, complaint in [
+        ("reports", "'reports' is a directory; name a file"),
+        ("blocker.txt/r.json", "is a file, not a directory"),
+    ]:
+        result = pytester.runpytest(f"--ttfb-json={path}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"ERROR: --ttfb-json: *{complaint}*"])
