@@ -31,15 +31,16 @@ import contextvars
 import importlib
 import itertools
 import socket
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from time import perf_counter
 from types import ModuleType, SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ._store import PoolSettings, Recorder, RequestTiming, _active, redact_url
 
-__all__ = ["instrument", "is_instrumented"]
+__all__ = ["Network", "instrument", "is_instrumented", "use_network"]
 
 _FIRST_TOKEN_EVENT = b"content_block_delta"
 # A body is a stream of server-sent events when its first line is an SSE field.
@@ -160,6 +161,33 @@ _current_probe: contextvars.ContextVar[_Probe | None] = contextvars.ContextVar(
 _connection_ids = itertools.count(1)
 
 
+class Network(Protocol):
+    """Where instrumented clients connect instead, in emulate mode."""
+
+    def address_for(self, host: str) -> tuple[str, int, float]:
+        """``(host, port, rtt in seconds)`` to connect to instead of ``host``."""
+        ...
+
+    def trust(self, context: ssl.SSLContext) -> None:
+        """Make ``context`` trust the emulated server's certificates."""
+        ...
+
+
+@dataclass
+class _Emulation:
+    network: Network | None = None
+
+
+# Set for the whole session in emulate mode; read only when a connection is opened.
+_emulation = _Emulation()
+
+
+def use_network(network: Network | None) -> None:
+    """Send every new connection of every instrumented client through ``network``
+    (``None``: back to the real network)."""
+    _emulation.network = network
+
+
 @dataclass(slots=True)
 class Connection:
     """One TCP connection opened through an instrumented pool."""
@@ -272,6 +300,8 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
         def start_tls(
             self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
         ) -> Any:
+            if _emulation.network is not None and ssl_context is not None:
+                _emulation.network.trust(ssl_context)
             inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
             probe = _current_probe.get()
             if probe is not None:
@@ -295,6 +325,8 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
         async def start_tls(
             self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
         ) -> Any:
+            if _emulation.network is not None and ssl_context is not None:
+                _emulation.network.trust(ssl_context)
             inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
             probe = _current_probe.get()
             if probe is not None:
@@ -316,6 +348,14 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             socket_options: Any = None,
         ) -> Any:
             started = perf_counter()
+            network = _emulation.network
+            if network is not None:
+                relay_host, relay_port, rtt = network.address_for(host)
+                stream = self._inner.connect_tcp(
+                    relay_host, relay_port, timeout, local_address, socket_options
+                )
+                self._inner.sleep(rtt)  # the TCP handshake's round trip
+                return TimingNetworkStream(stream, _opened(started, started))
             try:
                 addresses, resolved = _resolve(host, port), perf_counter()
             except OSError:  # let the stack's own backend raise its ConnectError
@@ -355,6 +395,14 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             socket_options: Any = None,
         ) -> Any:
             started = perf_counter()
+            network = _emulation.network
+            if network is not None:
+                relay_host, relay_port, rtt = network.address_for(host)
+                stream = await self._inner.connect_tcp(
+                    relay_host, relay_port, timeout, local_address, socket_options
+                )
+                await self._inner.sleep(rtt)
+                return AsyncTimingNetworkStream(stream, _opened(started, started))
             try:
                 addresses, resolved = await _aresolve(host, port), perf_counter()
             except OSError:

@@ -4,12 +4,17 @@
   ``HTTPCoreMocker`` for httpx, and ``HTTPCore2Mocker`` (the same mocker with
   ``httpcore2`` targets) for httpx2, so the Anthropic SDK is mocked too. Nothing
   opens a socket; routes can declare a server latency.
+- emulate: the same routes, answered by a local TLS + HTTP/2 server behind relays that
+  add round-trip time (``_emulate``); instrumented clients connect there instead.
 - live: nothing is intercepted.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import httpx
@@ -18,6 +23,9 @@ from respx.mocks import HTTPCoreMocker, Mocker
 from respx.models import AllMockedAssertionError, Route
 
 from . import _anthropic
+from ._emulate import Emulator, Region
+from ._measure import use_network
+from ._settings import Settings
 from ._store import active_recorder, redact_url
 
 __all__ = [
@@ -67,7 +75,7 @@ def _unmatched(request: httpx.Request) -> UnmatchedRequest:
     if recorder is not None:
         recorder.unmatched.append(described)
     return UnmatchedRequest(
-        f"pytest-ttfb mock mode: no route matches {described}. Declare one on the "
+        f"pytest-ttfb: no ttfb_mock route matches {described}. Declare one on the "
         "ttfb_mock fixture (a respx router), or run with --ttfb-mode=live to send it "
         "to the network."
     )
@@ -183,8 +191,8 @@ def anthropic_client_options(
 ) -> tuple[dict[str, Any], str | None]:
     """Keyword arguments for ``anthropic.Anthropic`` in ``mode``, or a reason to skip.
 
-    Mock mode never sends the user's key anywhere, not even to the mock: it uses a
-    placeholder. Live mode needs ``ANTHROPIC_API_KEY``.
+    Mock and emulate modes never send the user's key anywhere, not even to the local
+    server: they use a placeholder. Live mode needs ``ANTHROPIC_API_KEY``.
     """
     options: dict[str, Any] = {}
     if base_url:
@@ -205,16 +213,57 @@ def anthropic_client_options(
 def needs_mock(
     mode: str, fixturenames: list[str], plugin_fixtures: frozenset[str], has_budgets: bool
 ) -> bool:
-    """Mock mode intercepts only the tests that use the plugin, so installing it never
-    breaks a suite's other tests that talk to real servers."""
-    return mode == "mock" and (has_budgets or not plugin_fixtures.isdisjoint(fixturenames))
+    """Mock (and emulate) mode answers only the tests that use the plugin, so installing
+    it never breaks a suite's other tests that talk to real servers."""
+    return mode != "live" and (has_budgets or not plugin_fixtures.isdisjoint(fixturenames))
+
+
+@contextlib.contextmanager
+def serving(router: TtfbRouter, mode: str, emulator: Emulator | None) -> Iterator[TtfbRouter]:
+    """Make ``router`` answer the test's requests in ``mode``: respx in-process (mock),
+    the emulated server (emulate), or nothing (live)."""
+    if mode == "mock":
+        with router:
+            yield router
+    elif mode == "emulate" and emulator is not None:
+        emulator.route_to(router)
+        try:
+            yield router
+        finally:
+            emulator.route_to(None)
+    else:
+        yield router
+
+
+@contextlib.contextmanager
+def emulated_network(settings: Settings) -> Iterator[Emulator | None]:
+    """In emulate mode, the session's network: started here, stopped on the way out
+    (tests failing or the run interrupted alike)."""
+    if settings.mode != "emulate":
+        yield None
+        return
+    emulator = Emulator(
+        settings.rtt_ms,
+        jitter_ms=settings.jitter_ms,
+        regions=[Region(name, rtt) for name, rtt in settings.regions],
+    )
+    emulator.start()
+    use_network(emulator)
+    try:
+        yield emulator
+    finally:
+        use_network(None)
+        emulator.stop()
 
 
 def describe_unmatched(unmatched: list[str]) -> str:
     if not unmatched:
         return ""
-    listed = "\n".join(f"  {request}" for request in unmatched)
+    counts = collections.Counter(unmatched)  # first-seen order, repeats folded
+    listed = "\n".join(
+        f"  {request}" + (f" (x{count})" if count > 1 else "") for request, count in counts.items()
+    )
     return (
-        f"pytest-ttfb mock mode: {len(unmatched)} request(s) matched no route:\n{listed}\n"
+        f"pytest-ttfb: {len(unmatched)} request(s) matched no ttfb_mock route:\n{listed}\n"
         "Declare them on the ttfb_mock fixture, or run with --ttfb-mode=live."
     )

@@ -1,12 +1,13 @@
 """A real TLS + HTTP/2 server on loopback: hypercorn in a thread, trustme for the CA.
 
-It serves the Anthropic Messages endpoint (JSON and streaming, as the mock does) and
-a few plain routes, and counts the TCP connections it accepted (by the client's
-address, as hypercorn reports it in each request's scope), so a test can check the
-client's records against the server's own view.
+It answers TLS for any host name (SNI): a certificate for each name is issued on first
+use by its own CA, so a client that trusts ``ca_file`` verifies ``api.anthropic.com``
+as strictly as the real thing. It also listens for plain HTTP. It counts the TCP
+connections it accepted (by the client address hypercorn reports in each request's
+scope), so tests can check a client's records against the server's own view.
 
-Routes: ``GET /ok``; ``GET /delay/{ms}`` (answers after ms); ``POST /v1/messages``.
-Every route also honours a ``?delay=ms`` query for server time before the headers.
+The default app serves ``GET /ok``, ``GET /delay/{ms}`` and ``POST /v1/messages``
+(JSON, or the event stream when asked), each honouring ``?delay=ms`` of server time.
 """
 
 from __future__ import annotations
@@ -18,33 +19,39 @@ import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from . import _anthropic
 
-__all__ = ["LocalServer"]
+__all__ = ["App", "LocalServer"]
 
-_Receive = Callable[[], Awaitable[dict[str, Any]]]
-_Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+App = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
+_T = TypeVar("_T")
 
 
 class LocalServer:
-    """``with LocalServer() as server:`` serves on ``server.url`` until the block ends.
+    """``with LocalServer() as server:`` serves on ``server.url`` (TLS) and
+    ``server.plain_url`` until the block ends.
 
-    ``server.ssl_context()`` trusts it; ``server.ca_file`` is its CA as a PEM file (for
-    ``SSL_CERT_FILE``); ``server.connections`` is the set of client addresses seen.
+    ``server.ssl_context()`` trusts it; ``server.trust(context)`` adds its CA to a
+    context; ``server.ca_file`` is the CA as PEM (for ``SSL_CERT_FILE``);
+    ``server.connections`` is the set of client addresses seen.
     """
 
-    def __init__(self, *, http2: bool = True) -> None:
+    def __init__(self, app: App | None = None, *, http2: bool = True) -> None:
         import trustme
 
         self.http2 = http2
         self.connections: set[tuple[str, int]] = set()
         self.requests = 0
+        self._app: App = app or default_app
         self._ca = trustme.CA()
+        self._contexts: dict[str, ssl.SSLContext] = {}
         self._directory = tempfile.TemporaryDirectory(prefix="pytest-ttfb-")
         folder = Path(self._directory.name)
         self.ca_file = str(folder / "ca.pem")
@@ -53,42 +60,75 @@ class LocalServer:
         self._ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(
             self._cert_file
         )
-        self._socket = socket.create_server(("127.0.0.1", 0), backlog=128)
-        self.port: int = self._socket.getsockname()[1]
-        self.url = f"https://127.0.0.1:{self.port}"
+        self._tls_socket = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self._plain_socket = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.tls_port: int = self._tls_socket.getsockname()[1]
+        self.plain_port: int = self._plain_socket.getsockname()[1]
+        self.url = f"https://127.0.0.1:{self.tls_port}"
+        self.plain_url = f"http://127.0.0.1:{self.plain_port}"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pytest-ttfb-server", daemon=True)
         self._error: BaseException | None = None
 
+    @property
+    def alpn(self) -> list[str]:
+        return ["h2", "http/1.1"] if self.http2 else ["http/1.1"]
+
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
-        self._ca.configure_trust(context)
+        self.trust(context)
         return context
 
+    def trust(self, context: ssl.SSLContext) -> None:
+        self._ca.configure_trust(context)
+
     def __enter__(self) -> LocalServer:
-        self._thread.start()
-        self._ready.wait(10)
-        if self._error is not None:
-            raise RuntimeError("the local server did not start") from self._error
+        self.start()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise RuntimeError("the local server did not start") from self._error
+
+    def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``coroutine`` on the server's event loop and wait for its result."""
+        assert self._loop is not None, "the server is not running"
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+
     def close(self) -> None:
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(10)
-        with contextlib.suppress(OSError):  # hypercorn owns the listening socket once served
-            self._socket.close()
+        for listener in (self._tls_socket, self._plain_socket):
+            with contextlib.suppress(OSError):  # hypercorn owns the sockets once served
+                listener.close()
         self._directory.cleanup()
+
+    def _context_for(self, name: str) -> ssl.SSLContext:
+        """A server context with a certificate for ``name`` (made once, then reused)."""
+        context = self._contexts.get(name)
+        if context is None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._ca.issue_cert(name).configure_cert(context)
+            context.set_alpn_protocols(self.alpn)
+            self._contexts[name] = context
+        return context
+
+    def _sni(self, connection: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+        if name:
+            connection.context = self._context_for(name)
 
     def _run(self) -> None:
         try:
             asyncio.run(self._serve())
-        except BaseException as exc:  # reported to the thread that waits in __enter__
+        except BaseException as exc:  # reported to the thread waiting in start()
             self._error = exc
             self._ready.set()
 
@@ -96,20 +136,30 @@ class LocalServer:
         from hypercorn.asyncio import serve
         from hypercorn.config import Config
 
-        config = Config()
-        config.bind = [f"fd://{self._socket.fileno()}"]
+        server = self
+
+        class _Config(Config):
+            def create_ssl_context(self) -> ssl.SSLContext | None:
+                context = super().create_ssl_context()
+                if context is not None:
+                    context.sni_callback = server._sni
+                return context
+
+        config = _Config()
+        config.bind = [f"fd://{self._tls_socket.fileno()}"]
+        config.insecure_bind = [f"fd://{self._plain_socket.fileno()}"]
         config.certfile = self._cert_file
         config.keyfile = self._cert_file
-        config.alpn_protocols = ["h2", "http/1.1"] if self.http2 else ["http/1.1"]
+        config.alpn_protocols = self.alpn
         config.keep_alive_timeout = 75
         config.accesslog = None
-        config.errorlog = logging.getLogger("pytest_ttfb.server")
+        config.errorlog = _quiet_logger
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._ready.set()
-        await serve(self._app, config, shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
+        await serve(self._counting_app, config, shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
 
-    async def _app(self, scope: dict[str, Any], receive: _Receive, send: _Send) -> None:
+    async def _counting_app(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
@@ -121,38 +171,50 @@ class LocalServer:
         if client:
             self.connections.add((client[0], client[1]))
         self.requests += 1
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        query = parse_qs(scope.get("query_string", b"").decode())
-        delay_ms = float(query.get("delay", ["0"])[0])
-        path: str = scope["path"]
-        if path.startswith("/delay/"):
-            delay_ms = float(path.removeprefix("/delay/"))
-        if delay_ms:
-            await asyncio.sleep(delay_ms / 1000.0)
-        if path.endswith("/v1/messages") and scope["method"] == "POST":
-            if _anthropic.request_wants_stream(body):
-                await _respond(send, 200, "text/event-stream", _anthropic.message_events(body))
-            else:
-                await _respond(send, 200, "application/json", [_anthropic.message_json(body)])
-        elif path == "/ok" or path.startswith("/delay/"):
-            await _respond(send, 200, "application/json", [b'{"ok": true}'])
-        else:
-            await _respond(send, 404, "application/json", [b'{"error": "not found"}'])
+        await self._app(scope, receive, send)
 
 
-async def _respond(send: _Send, status: int, content_type: str, chunks: list[bytes]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type.encode())],
-        }
-    )
+_quiet_logger = logging.getLogger("pytest_ttfb.server")
+_quiet_logger.addHandler(logging.NullHandler())
+_quiet_logger.propagate = False
+
+
+async def read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if not message.get("more_body"):
+            return body
+
+
+async def respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], chunks: list[bytes]
+) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     for chunk in chunks:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def default_app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    body = await read_body(receive)
+    query = parse_qs(scope.get("query_string", b"").decode())
+    delay_ms = float(query.get("delay", ["0"])[0])
+    path: str = scope["path"]
+    if path.startswith("/delay/"):
+        delay_ms = float(path.removeprefix("/delay/"))
+    if delay_ms:
+        await asyncio.sleep(delay_ms / 1000.0)
+    json_type = [(b"content-type", b"application/json")]
+    if path.endswith("/v1/messages") and scope["method"] == "POST":
+        if _anthropic.request_wants_stream(body):
+            events = [(b"content-type", b"text/event-stream")]
+            await respond(send, 200, events, _anthropic.message_events(body))
+        else:
+            await respond(send, 200, json_type, [_anthropic.message_json(body)])
+    elif path == "/ok" or path.startswith("/delay/"):
+        await respond(send, 200, json_type, [b'{"ok": true}'])
+    else:
+        await respond(send, 404, json_type, [b'{"error": "not found"}'])

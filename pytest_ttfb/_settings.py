@@ -41,6 +41,12 @@ OPTIONS = (
     Option("--ttfb-live", "ttfb_live", "shorthand for --ttfb-mode=live.", kind="bool"),
     Option("--ttfb-rtt", "ttfb_rtt", "emulated round-trip time in ms (default 50).", metavar="MS"),
     Option(
+        "--ttfb-jitter",
+        "ttfb_jitter",
+        "emulated jitter in ms: each chunk waits up to half of it more, each way (default 0).",
+        metavar="MS",
+    ),
+    Option(
         "--ttfb-base-url",
         "ttfb_base_url",
         "base URL of the Anthropic clients; else ANTHROPIC_BASE_URL, else the SDK's default.",
@@ -103,6 +109,8 @@ class PoolConfig:
 class Settings:
     mode: str = "mock"
     rtt_ms: float = 50.0
+    jitter_ms: float = 0.0
+    regions: tuple[tuple[str, float], ...] = ()
     base_url: str | None = None
     json_path: str | None = None
     budget_scale: float = 1.0
@@ -131,6 +139,12 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(option.ini, option.help, default=None)
     for setting in POOL_SETTINGS:
         parser.addini(setting.ini, f"{setting.help} (default {setting.default})", default=None)
+    parser.addini(
+        "ttfb_regions",
+        "emulated regions as NAME:RTT_MS pairs, for example 'us-east-1:12 eu-west-1:95'; "
+        "a host named NAME or NAME.anything costs that RTT",
+        default=None,
+    )
 
 
 def _raw(config: pytest.Config, ini: str) -> tuple[Any, str]:
@@ -200,6 +214,22 @@ def _check_writable(path: str, source: str) -> None:
         raise pytest.UsageError(f"{source}: cannot write under {existing!r}")
 
 
+def _regions(config: pytest.Config) -> tuple[tuple[str, float], ...]:
+    raw, source = _raw(config, "ttfb_regions")
+    if raw is None:
+        return ()
+    regions = []
+    for entry in str(raw).replace(",", " ").split():
+        name, _, rtt = entry.rpartition(":")
+        if not name:
+            raise pytest.UsageError(f"{source}: expected NAME:RTT_MS, got {entry!r}")
+        where = f"{source} ({name})"
+        regions.append(
+            (name.lower(), _number(rtt, where, minimum=0, strict=False, what="milliseconds"))
+        )
+    return tuple(regions)
+
+
 def resolve(config: pytest.Config) -> Settings:
     """Read every pytest-ttfb option once; raise ``pytest.UsageError`` on a bad one."""
     raw_mode, mode_source = _raw(config, "ttfb_mode")
@@ -225,6 +255,12 @@ def resolve(config: pytest.Config) -> Settings:
         if rtt_raw is None
         else _number(rtt_raw, rtt_source, minimum=0, strict=False, what="milliseconds")
     )
+    jitter_raw, jitter_source = _raw(config, "ttfb_jitter")
+    jitter = (
+        0.0
+        if jitter_raw is None
+        else _number(jitter_raw, jitter_source, minimum=0, strict=False, what="milliseconds")
+    )
     scale_raw, scale_source = _raw(config, "ttfb_budget_scale")
     scale = (
         1.0
@@ -241,6 +277,8 @@ def resolve(config: pytest.Config) -> Settings:
     return Settings(
         mode=mode,
         rtt_ms=rtt,
+        jitter_ms=jitter,
+        regions=_regions(config),
         base_url=str(base_url) if base_url else None,
         json_path=str(json_path) if json_path else None,
         budget_scale=scale,

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from . import _clients, _judge, _route, _settings, _show
+from ._emulate import Emulator
 from ._store import Recorder, set_active_recorder
 
 _SETTINGS = pytest.StashKey[_settings.Settings]()
@@ -44,13 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in _judge.MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
-    settings = _settings.resolve(config)
-    if settings.mode == "emulate":
-        raise pytest.UsageError(
-            "--ttfb-mode=emulate: the emulated network is not in this version of "
-            "pytest-ttfb yet; use mock (default) or live"
-        )
-    config.stash[_SETTINGS] = settings
+    config.stash[_SETTINGS] = _settings.resolve(config)
     config.stash[_RESULTS] = []
 
 
@@ -189,15 +184,29 @@ def ttfb(request: pytest.FixtureRequest) -> Recorder:
     return recorder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _ttfb_network(pytestconfig: pytest.Config) -> Iterator[Emulator | None]:
+    with _route.emulated_network(pytestconfig.stash[_SETTINGS]) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def ttfb_emulator(_ttfb_network: Emulator | None) -> Emulator:
+    """The emulated network of emulate mode: ``rtt_ms``, ``regions``, ``connections``
+    (accepted by its server so far). Tests asking for it are skipped in other modes."""
+    if _ttfb_network is None:
+        pytest.skip("ttfb_emulator exists in emulate mode only (--ttfb-mode=emulate)")
+    return _ttfb_network
+
+
 @pytest.fixture
-def ttfb_mock(request: pytest.FixtureRequest) -> Generator[_route.TtfbRouter, None, None]:
-    """The respx router of mock mode, with the Anthropic Messages route declared.
-    Started in mock mode only: in live mode its routes intercept nothing."""
-    router = _route.TtfbRouter()
-    if request.config.stash[_SETTINGS].mode != "mock":
-        yield router
-        return
-    with router:
+def ttfb_mock(
+    request: pytest.FixtureRequest, _ttfb_network: Emulator | None
+) -> Iterator[_route.TtfbRouter]:
+    """The router with the Anthropic Messages route declared. It answers in-process in
+    mock mode, from the emulated server in emulate mode, and not at all in live mode."""
+    mode = request.config.stash[_SETTINGS].mode
+    with _route.serving(_route.TtfbRouter(), mode, _ttfb_network) as router:
         yield router
 
 

@@ -95,10 +95,10 @@ def test_unmatched_request_fails_the_test_naming_the_url(pytester: pytest.Pytest
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(
         [
-            "pytest-ttfb mock mode: no route matches GET "
+            "pytest-ttfb: no ttfb_mock route matches GET "
             "https://unknown.test/v2/thing?token=***. Declare one on the ttfb_mock fixture*",
-            "pytest-ttfb mock mode: no route matches POST https://unknown.test/async.*",
-            "*pytest-ttfb mock mode: 1 request(s) matched no route:",
+            "pytest-ttfb: no ttfb_mock route matches POST https://unknown.test/async.*",
+            "*pytest-ttfb: 1 request(s) matched no ttfb_mock route:",
             "*GET https://unknown.test/other",
         ]
     )

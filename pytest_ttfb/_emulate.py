@@ -1,0 +1,266 @@
+"""emulate: a network with round-trip time, on loopback, without ``tc netem``.
+
+Where the delay lives, and why there: a request's phases must land where a real
+network puts them, so nothing sleeps in the request handler.
+
+- The client side charges one RTT at ``connect_tcp`` (the TCP handshake): the
+  instrumented ``NetworkBackend`` connects to a relay on loopback, then waits an RTT.
+- The relay sits between client and server and releases every chunk half an RTT
+  after it arrived, in each direction: a timestamped queue per direction, not a sleep
+  per chunk, so chunks keep their order and concurrent HTTP/2 streams sharing a
+  connection are not serialised behind one another.
+
+So the TLS 1.3 handshake costs one RTT and each request one more, as on a real
+network: a cold request's first byte comes after about 3 RTT plus server time, a warm
+one's after 1 RTT plus server time.
+
+Behind the relays one local server (hypercorn, TLS with a certificate for any host
+name, HTTP/2 by ALPN, and plain HTTP) answers from the current test's ``ttfb_mock``
+routes, with their latencies as server time. A relay picks the TLS or the plain
+listener from the client's first byte (a TLS record starts with 0x16). There is one
+relay per distinct RTT: the default and each declared region.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ._server import LocalServer, Receive, Send, read_body
+
+__all__ = ["Emulator", "Region"]
+
+_TLS_RECORD = 0x16
+_HOP_BY_HOP = {
+    b"connection",
+    b"keep-alive",
+    b"transfer-encoding",
+    b"content-length",
+    b"upgrade",
+    b"proxy-connection",
+    b"te",
+}
+
+
+@dataclass(frozen=True)
+class Region:
+    """An emulated region: requests to a host named after it cost its RTT."""
+
+    name: str
+    rtt_ms: float
+
+    def serves(self, host: str) -> bool:
+        """``eu-west-1`` serves ``eu-west-1`` and ``eu-west-1.anything``."""
+        host = host.lower()
+        return host == self.name or host.startswith(self.name + ".")
+
+
+class _Relay:
+    """A TCP relay that delays each direction by half an RTT (plus jitter)."""
+
+    def __init__(self, server: LocalServer, rtt_ms: float, jitter_ms: float) -> None:
+        self._server = server
+        self._half = rtt_ms / 2000.0
+        self._jitter = jitter_ms / 2000.0
+        self._listener: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    async def start(self) -> int:
+        self._listener = await asyncio.start_server(self._accept, "127.0.0.1", 0, backlog=256)
+        self.port = self._listener.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _delay(self) -> float:
+        return self._half + (random.uniform(0, self._jitter) if self._jitter else 0.0)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        upstream: asyncio.StreamWriter | None = None
+        try:
+            first = await reader.read(65536)
+            if not first:
+                return
+            arrived = asyncio.get_running_loop().time()
+            port = self._server.tls_port if first[0] == _TLS_RECORD else self._server.plain_port
+            up_reader, upstream = await asyncio.open_connection("127.0.0.1", port)
+            await asyncio.gather(
+                self._pipe(reader, upstream, first, arrived),
+                self._pipe(up_reader, writer, b"", 0.0),
+            )
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            for end in (writer, upstream):
+                if end is not None:
+                    end.close()
+            self._tasks.discard(task)
+
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        first: bytes,
+        arrived: float,
+    ) -> None:
+        """Copy ``reader`` to ``writer``, each chunk due half an RTT after it arrived."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        if first:
+            queue.put_nowait((arrived + self._delay(), first))
+
+        async def receive() -> None:
+            last_due = 0.0
+            while True:
+                chunk = await reader.read(65536)
+                # Order is kept even with jitter: nothing is due before its predecessor.
+                last_due = max(last_due, loop.time() + self._delay())
+                queue.put_nowait((last_due, chunk))
+                if not chunk:
+                    return
+
+        receiving = asyncio.create_task(receive())
+        try:
+            while True:
+                due, chunk = await queue.get()
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not chunk:
+                    with contextlib.suppress(OSError):
+                        if writer.can_write_eof():
+                            writer.write_eof()
+                    return
+                writer.write(chunk)
+                await writer.drain()
+        finally:
+            receiving.cancel()
+
+
+class Emulator:
+    """The emulated network of one pytest session: a server, relays, routes.
+
+    ``route_to(router)`` says which ``ttfb_mock`` router answers (the running test's);
+    ``address_for(host)`` is where an instrumented client connects instead of ``host``
+    and the RTT it pays there; ``trust(context)`` makes a client context trust the
+    server's certificates.
+    """
+
+    def __init__(
+        self, rtt_ms: float, *, jitter_ms: float = 0.0, regions: Iterable[Region] = ()
+    ) -> None:
+        self.rtt_ms = rtt_ms
+        self.jitter_ms = jitter_ms
+        self.regions = tuple(regions)
+        self.server = LocalServer(self._app)
+        self._router: Any = None
+        self._relays: dict[float, _Relay] = {}
+        self._trusted: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
+
+    @property
+    def connections(self) -> int:
+        """TCP connections the server has accepted so far."""
+        return len(self.server.connections)
+
+    def start(self) -> None:
+        self.server.start()
+        for rtt in {self.rtt_ms, *(region.rtt_ms for region in self.regions)}:
+            relay = _Relay(self.server, rtt, self.jitter_ms)
+            self.server.run(relay.start())
+            self._relays[rtt] = relay
+
+    def stop(self) -> None:
+        for relay in self._relays.values():
+            with contextlib.suppress(Exception):
+                self.server.run(relay.stop())
+        self.server.close()
+
+    def route_to(self, router: Any) -> None:
+        self._router = router
+
+    def rtt_for(self, host: str) -> float:
+        for region in self.regions:
+            if region.serves(host):
+                return region.rtt_ms
+        return self.rtt_ms
+
+    def address_for(self, host: str) -> tuple[str, int, float]:
+        """``(relay host, relay port, rtt in seconds)`` for a connection to ``host``."""
+        rtt = self.rtt_for(host)
+        return "127.0.0.1", self._relays[rtt].port, rtt / 1000.0
+
+    def trust(self, context: ssl.SSLContext) -> None:
+        if context not in self._trusted:
+            self.server.trust(context)
+            self._trusted.add(context)
+
+    async def _app(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        """Answer from the running test's routes, as respx would in mock mode."""
+        import httpx
+
+        from ._route import UnmatchedRequest
+
+        body = await read_body(receive)
+        headers = [(bytes(k), bytes(v)) for k, v in scope["headers"]]
+        host = next((v.decode("latin-1") for k, v in headers if k == b"host"), "localhost")
+        target = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string", b"")
+        url = f"{scope['scheme']}://{host}{target.decode('latin-1')}"
+        if query:
+            url += "?" + query.decode("latin-1")
+        request = httpx.Request(scope["method"], url, headers=headers, content=body)
+        router = self._router
+        if router is None:
+            await _error(send, 503, "pytest-ttfb emulate mode: no test is running")
+            return
+        try:
+            resolved = await router.aresolve(request)
+        except UnmatchedRequest as exc:
+            await _error(send, 502, str(exc))
+            return
+        except Exception as exc:  # a side effect the user wrote raised: say so
+            await _error(send, 500, f"pytest-ttfb emulate mode: the route raised {exc!r}")
+            return
+        response = resolved.response
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": [
+                    (k.lower(), v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP
+                ],
+            }
+        )
+        stream = response.stream
+        if hasattr(stream, "__aiter__"):
+            async for chunk in stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        else:
+            for chunk in stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _error(send: Send, status: int, text: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": text.encode(), "more_body": False})
