@@ -142,7 +142,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     settings = config.stash[_SETTINGS]
     results: list[_show.TestResult] = config.stash[_RESULTS]
-    lines = _show.summary_lines(results, settings.mode, settings.budget_scale)
+    lines = _show.summary_lines(results, _route.describe_mode(settings), settings.budget_scale)
     if lines:
         terminalreporter.write_sep("-", "pytest-ttfb")
         for line in lines:
