@@ -6,7 +6,7 @@ every request through an instrumented httpx or httpx2 client and judged by marke
 
 from ._judge import Budget, Verdict
 from ._measure import instrument as watch
-from ._route import HTTPCore2Mocker, TtfbRouter, UnmatchedRequest
+from ._route import HTTPCore2Mocker, PacedStream, TtfbRouter, UnmatchedRequest
 from ._store import PoolSettings, Recorder, RequestTiming
 
 __version__ = "0.1.0"
@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Budget",
     "HTTPCore2Mocker",
+    "PacedStream",
     "PoolSettings",
     "Recorder",
     "RequestTiming",

@@ -1,106 +1,163 @@
 """The Anthropic Messages API's shapes, as the mock routes and the local server send them.
 
-Only what the SDK needs to parse a reply: a ``Message`` as JSON, and the same message
-as the server-sent events of a stream (``message_start``, ``content_block_start``,
+Only what the SDK needs to parse a reply: a ``Message`` as JSON, the same message as
+the server-sent events of a stream (``message_start``, ``content_block_start``,
 ``ping``, ``content_block_delta`` per token, ``content_block_stop``, ``message_delta``,
-``message_stop``).
+``message_stop``), optionally with a thinking block first, and the API's error bodies.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_REPLY", "message_events", "message_json", "request_wants_stream"]
+__all__ = ["DEFAULT_REPLY", "Reply", "error_json", "request_wants_stream"]
 
 DEFAULT_REPLY = "Hello from pytest-ttfb."
 _ids = itertools.count(1)
 
+# The API's error type for each status it uses (https://docs.anthropic.com/en/api/errors).
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+_ERROR_MESSAGES = {429: "Rate limited", 500: "Internal server error", 529: "Overloaded"}
+
 
 def request_wants_stream(body: bytes) -> bool:
+    payload = _payload(body)
+    return payload.get("stream") is True
+
+
+def _payload(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
-        return False
-    return isinstance(payload, dict) and payload.get("stream") is True
-
-
-def _model(body: bytes) -> str:
-    try:
-        payload = json.loads(body or b"{}")
-    except ValueError:
-        return "claude-mock"
-    model = payload.get("model") if isinstance(payload, dict) else None
-    return model if isinstance(model, str) else "claude-mock"
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 def _tokens(text: str) -> list[str]:
-    """Split a reply into word-sized tokens, keeping the spaces."""
+    """Split text into word-sized tokens, keeping the spaces."""
     words = text.split(" ")
     return [w if i == 0 else f" {w}" for i, w in enumerate(words)]
 
 
-def _message(body: bytes, text: str, content: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": f"msg_ttfb_{next(_ids):06d}",
-        "type": "message",
-        "role": "assistant",
-        "model": _model(body),
-        "content": content,
-        "stop_reason": "end_turn" if content else None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": 8, "output_tokens": len(_tokens(text)) if content else 0},
-    }
-
-
-def message_json(body: bytes, text: str = DEFAULT_REPLY) -> bytes:
-    """A complete ``Message`` answering the request ``body``."""
-    return json.dumps(_message(body, text, [{"type": "text", "text": text}])).encode()
+def error_json(status: int) -> bytes:
+    kind = ERROR_TYPES.get(status, "api_error")
+    message = _ERROR_MESSAGES.get(status, kind.replace("_", " "))
+    return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def message_events(body: bytes, text: str = DEFAULT_REPLY) -> list[bytes]:
-    """The stream of events for the same reply: everything before the first
-    ``content_block_delta`` first, then one event per token, then the closing events."""
-    start = _message(body, text, [])
-    tokens = _tokens(text)
-    events = [
-        _event("message_start", {"type": "message_start", "message": start}),
-        _event(
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        ),
-        _event("ping", {"type": "ping"}),
-    ]
-    events += [
-        _event(
-            "content_block_delta",
-            {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "text_delta", "text": token},
-            },
-        )
-        for token in tokens
-    ]
-    events += [
-        _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        _event(
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": len(tokens)},
-            },
-        ),
-        _event("message_stop", {"type": "message_stop"}),
-    ]
-    return events
+@dataclass(frozen=True)
+class Reply:
+    """What the mock answers: ``text``, after an optional ``thinking`` block."""
+
+    text: str = DEFAULT_REPLY
+    thinking: str | None = None
+
+    def _blocks(self) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        if self.thinking is not None:
+            blocks.append(
+                {"type": "thinking", "thinking": self.thinking, "signature": "ttfb-mock-signature"}
+            )
+        blocks.append({"type": "text", "text": self.text})
+        return blocks
+
+    def _message(self, body: bytes, content: list[dict[str, Any]]) -> dict[str, Any]:
+        model = _payload(body).get("model")
+        output = len(_tokens(self.text)) + len(_tokens(self.thinking or ""))
+        return {
+            "id": f"msg_ttfb_{next(_ids):06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": model if isinstance(model, str) else "claude-mock",
+            "content": content,
+            "stop_reason": "end_turn" if content else None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 8, "output_tokens": output if content else 0},
+        }
+
+    def json(self, body: bytes) -> bytes:
+        """The complete ``Message`` answering the request ``body``."""
+        return json.dumps(self._message(body, self._blocks())).encode()
+
+    def events(self, body: bytes) -> list[tuple[str, bytes]]:
+        """The stream of events for the same reply, each tagged with its pacing role:
+        ``"head"`` (before any token), ``"token"`` (a ``content_block_delta``) or
+        ``"tail"``."""
+        events: list[tuple[str, bytes]] = [
+            (
+                "head",
+                _event(
+                    "message_start", {"type": "message_start", "message": self._message(body, [])}
+                ),
+            ),
+        ]
+        for index, block in enumerate(self._blocks()):
+            if block["type"] == "thinking":
+                start = {"type": "thinking", "thinking": ""}
+                deltas = [
+                    {"type": "thinking_delta", "thinking": token}
+                    for token in _tokens(block["thinking"])
+                ]
+                deltas.append({"type": "signature_delta", "signature": block["signature"]})
+            else:
+                start = {"type": "text", "text": ""}
+                deltas = [{"type": "text_delta", "text": token} for token in _tokens(block["text"])]
+            events.append(
+                (
+                    "head" if index == 0 else "tail",
+                    _event(
+                        "content_block_start",
+                        {"type": "content_block_start", "index": index, "content_block": start},
+                    ),
+                )
+            )
+            if index == 0:
+                events.append(("head", _event("ping", {"type": "ping"})))
+            events += [
+                (
+                    "token",
+                    _event(
+                        "content_block_delta",
+                        {"type": "content_block_delta", "index": index, "delta": delta},
+                    ),
+                )
+                for delta in deltas
+            ]
+            events.append(
+                (
+                    "tail",
+                    _event("content_block_stop", {"type": "content_block_stop", "index": index}),
+                )
+            )
+        output = len(_tokens(self.text)) + len(_tokens(self.thinking or ""))
+        events += [
+            (
+                "tail",
+                _event(
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                        "usage": {"output_tokens": output},
+                    },
+                ),
+            ),
+            ("tail", _event("message_stop", {"type": "message_stop"})),
+        ]
+        return events

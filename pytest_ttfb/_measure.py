@@ -30,6 +30,8 @@ from __future__ import annotations
 import contextvars
 import importlib
 import itertools
+import json
+import re
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -42,7 +44,6 @@ from ._store import PoolSettings, Recorder, RequestTiming, _active, redact_url
 
 __all__ = ["Network", "instrument", "is_instrumented", "use_network"]
 
-_FIRST_TOKEN_EVENT = b"content_block_delta"
 # A body is a stream of server-sent events when its first line is an SSE field.
 _EVENT_FIELDS = (b"event:", b"data:", b"id:", b"retry:", b":")
 _SNIFF_BYTES = max(len(field) for field in _EVENT_FIELDS)
@@ -64,7 +65,9 @@ class _Probe:
         "end",
         "error",
         "extensions",
+        "first_body",
         "first_token",
+        "headers",
         "headers_at",
         "method",
         "pool",
@@ -77,12 +80,11 @@ class _Probe:
         "when",
     )
 
-    def __init__(
-        self, start: float, method: str | bytes, url: Any, pool: PoolSettings | None, when: str
-    ) -> None:
+    def __init__(self, start: float, request: Any, pool: PoolSettings | None, when: str) -> None:
         self.start = start
-        self.method = method
-        self.url = url  # the httpx URL object: turned into text only when read
+        self.method = request.method
+        self.url = request.url  # the httpx URL object: turned into text only when read
+        self.headers = request.headers  # read only when the record is built
         self.pool = pool
         self.when = when
         self.connect_start: float | None = None
@@ -91,6 +93,7 @@ class _Probe:
         self.tls_end: float | None = None
         self.sent: float | None = None
         self.headers_at: float | None = None
+        self.first_body: float | None = None
         self.first_token: float | None = None
         self.end: float | None = None
         self.error: str | None = None
@@ -128,6 +131,8 @@ class _Probe:
             sent_ms=_ms(start, self.sent),
             ttfb_ms=_ms(start, self.headers_at),
             first_token_ms=_ms(start, self.first_token),
+            first_body_byte_ms=_ms(start, self.first_body),
+            attempt=_attempt(self.headers),
             total_ms=_ms(start, self.end),
             error=self.error,
             started_at=start,
@@ -171,6 +176,21 @@ class Network(Protocol):
     def trust(self, context: ssl.SSLContext) -> None:
         """Make ``context`` trust the emulated server's certificates."""
         ...
+
+
+@dataclass
+class _FirstTokenRule:
+    rule: str = "delta"
+
+
+_first_token = _FirstTokenRule()
+
+
+def use_first_token_rule(rule: str) -> None:
+    """Which event of a stream counts as its first token (a key of FIRST_TOKEN_RULES)."""
+    if rule not in FIRST_TOKEN_RULES:
+        raise ValueError(f"unknown first-token rule {rule!r}")
+    _first_token.rule = rule
 
 
 @dataclass
@@ -222,35 +242,89 @@ def _opened(started: float, resolved: float | None) -> Connection:
     return Connection(f"c{next(_connection_ids)}", probe)
 
 
+def _attempt(headers: Any) -> int | None:
+    """Which try this request was, from the header the Anthropic and OpenAI SDKs send
+    on every request (``x-stainless-retry-count``: retries taken so far)."""
+    retries = headers.get("x-stainless-retry-count")
+    try:
+        return int(retries) + 1 if retries is not None else None
+    except ValueError:
+        return None
+
+
 def _short_error(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     text = text[:200]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+FIRST_TOKEN_RULES = {
+    "delta": "the first content_block_delta event, whatever it carries (as the SDK's "
+    "gen_ai.response.time_to_first_chunk)",
+    "visible": "the first content_block_delta that is not thinking (text, tool input)",
+    "openai": "the first chunk with content: choices[0].delta.content or tool_calls "
+    "(Chat Completions), or a response.output_text.delta event (Responses)",
+}
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+_THINKING = ("thinking_delta", "signature_delta")
+
+
+def _event_data(event: bytes) -> tuple[str, Any]:
+    """An SSE event's name and its data parsed as JSON (``None`` if it is not JSON)."""
+    name, data = "", []
+    for line in event.splitlines():
+        field, _, value = line.partition(b":")
+        value = value.removeprefix(b" ")
+        if field == b"event":
+            name = value.decode("utf-8", "replace")
+        elif field == b"data":
+            data.append(value)
+    try:
+        return name, json.loads(b"\n".join(data))
+    except ValueError:
+        return name, None
+
+
+def _is_first_token(rule: str, event: bytes) -> bool:
+    if rule == "openai":
+        name, data = _event_data(event)
+        if name == "response.output_text.delta":
+            return True
+        choices = data.get("choices") if isinstance(data, dict) else None
+        delta = choices[0].get("delta") if choices and isinstance(choices[0], dict) else None
+        return isinstance(delta, dict) and bool(delta.get("content") or delta.get("tool_calls"))
+    if b"content_block_delta" not in event:  # cheap, before parsing
+        return False
+    if rule == "delta":
+        return True
+    _, data = _event_data(event)
+    delta = data.get("delta") if isinstance(data, dict) else None
+    return isinstance(delta, dict) and delta.get("type") not in _THINKING
+
+
 class _FirstTokenScanner:
-    """Watches a body for its first ``content_block_delta`` event, across chunk
-    boundaries, without buffering the stream.
+    """Watches a body for its first token, event by event, across chunk boundaries,
+    without buffering the stream or delaying the caller.
 
     It first decides whether the body is a stream of server-sent events at all, from
     its first bytes (an SSE field such as ``event:`` or ``data:``; JSON starts with
     ``{``); reading the content-type header instead would cost more than the rest of
-    the hot path. Then it keeps only the last bytes of the previous chunk, enough to
-    find the event name split across two reads.
+    the hot path. Then it holds only the event being received, until it is complete.
     """
 
-    __slots__ = ("_events", "_tail")
+    __slots__ = ("_events", "_pending", "_rule")
 
-    def __init__(self) -> None:
+    def __init__(self, rule: str) -> None:
+        self._rule = rule
         self._events: bool | None = None  # undecided until enough bytes have come
-        self._tail = b""
+        self._pending = b""
 
     def feed(self, chunk: bytes) -> bool | None:
         """True: the first token is in this chunk. False: not yet. None: the body is
         not an event stream, stop feeding."""
-        window = self._tail + chunk
+        pending = self._pending + chunk
         if self._events is None:
-            head = window.lstrip(b"\xef\xbb\xbf\r\n")
+            head = pending.lstrip(b"\xef\xbb\xbf\r\n")
             if head.startswith(_EVENT_FIELDS):
                 self._events = True
             elif not head or (
@@ -258,13 +332,16 @@ class _FirstTokenScanner:
                 and head[:1] in b"edir:"  # cheap no for JSON, before the full check
                 and any(field.startswith(head) for field in _EVENT_FIELDS)
             ):
-                self._tail = window  # nothing yet, or the start of a field: wait for more
+                self._pending = pending  # nothing yet, or the start of a field: wait
                 return False
             else:
                 return None
-        if _FIRST_TOKEN_EVENT in window:
-            return True
-        self._tail = window[-(len(_FIRST_TOKEN_EVENT) - 1) :]
+        start = 0
+        for end in _EVENT_END.finditer(pending):
+            if _is_first_token(self._rule, pending[start : end.start()]):
+                return True
+            start = end.end()
+        self._pending = pending[start:]
         return False
 
 
@@ -435,10 +512,12 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self._probe = probe
 
         def __iter__(self) -> Iterator[bytes]:
-            scanner: _FirstTokenScanner | None = _FirstTokenScanner()
+            scanner: _FirstTokenScanner | None = _FirstTokenScanner(_first_token.rule)
             try:
                 for chunk in self._inner:
                     if scanner is not None:
+                        if self._probe.first_body is None:
+                            self._probe.first_body = perf_counter()
                         found = scanner.feed(chunk)
                         if found is not False:  # the token (True), or not a stream (None)
                             if found:
@@ -461,10 +540,12 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self._probe = probe
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            scanner: _FirstTokenScanner | None = _FirstTokenScanner()
+            scanner: _FirstTokenScanner | None = _FirstTokenScanner(_first_token.rule)
             try:
                 async for chunk in self._inner:
                     if scanner is not None:
+                        if self._probe.first_body is None:
+                            self._probe.first_body = perf_counter()
                         found = scanner.feed(chunk)
                         if found is not False:  # the token (True), or not a stream (None)
                             if found:
@@ -499,9 +580,7 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             recorder: Recorder | None = _active.recorder
             if recorder is None:  # no test running: nothing to record into
                 return self.inner.handle_request(request)
-            probe = _Probe(
-                perf_counter(), request.method, request.url, self.pool_settings, recorder.when
-            )
+            probe = _Probe(perf_counter(), request, self.pool_settings, recorder.when)
             token = _current_probe.set(probe)
             try:
                 response = self.inner.handle_request(request)
@@ -544,9 +623,7 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             recorder: Recorder | None = _active.recorder
             if recorder is None:
                 return await self.inner.handle_async_request(request)
-            probe = _Probe(
-                perf_counter(), request.method, request.url, self.pool_settings, recorder.when
-            )
+            probe = _Probe(perf_counter(), request, self.pool_settings, recorder.when)
             token = _current_probe.set(probe)
             try:
                 response = await self.inner.handle_async_request(request)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -85,10 +85,33 @@ def _latency_seconds(route: Route | None) -> float:
     return getattr(route, "ttfb_latency_ms", 0.0) / 1000.0 if route is not None else 0.0
 
 
-def _check_latency(latency: Any, where: str) -> float:
-    if isinstance(latency, bool) or not isinstance(latency, int | float) or not latency >= 0:
-        raise ValueError(f"{where}: latency must be milliseconds >= 0, got {latency!r}")
-    return float(latency)
+def _check_ms(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(f"{where}: expected milliseconds >= 0, got {value!r}")
+    return float(value)
+
+
+class PacedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body sent chunk by chunk, each after its delay (seconds), so a streamed
+    reply's first token arrives when the route says; readable by sync and async
+    clients alike, in-process or from the emulated server."""
+
+    def __init__(self, chunks: Sequence[tuple[float, bytes]]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        for delay, chunk in self._chunks:
+            if delay:
+                time.sleep(delay)
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        import anyio
+
+        for delay, chunk in self._chunks:
+            if delay:
+                await anyio.sleep(delay)
+            yield chunk
 
 
 class TtfbRouter(respx.MockRouter):
@@ -109,33 +132,71 @@ class TtfbRouter(respx.MockRouter):
         route = super().route(*patterns, name=name, **lookups)
         if latency is not None:
             # respx may hand back an existing route with the same pattern: tag that one.
-            route.ttfb_latency_ms = _check_latency(latency, f"route {route!r}")  # type: ignore[attr-defined]
+            route.ttfb_latency_ms = _check_ms(latency, f"route {route!r}, latency")  # type: ignore[attr-defined]
         return route
 
     def messages(
-        self, *, text: str = _anthropic.DEFAULT_REPLY, latency: float | None = None
+        self,
+        *,
+        text: str = _anthropic.DEFAULT_REPLY,
+        thinking: str | None = None,
+        latency: float | None = None,
+        first_token: float | None = None,
+        token_interval: float | None = None,
+        errors: Sequence[int] = (),
+        retry_after: float | None = 0.05,
     ) -> Route:
         """(Re)declare ``POST .../v1/messages``: a Message, or its event stream when the
-        request says ``"stream": true``. ``latency`` is ms before the headers."""
+        request says ``"stream": true``.
 
-        def reply(request: httpx.Request) -> httpx.Response:
+        ``text`` and ``thinking`` (a thinking block sent first) make the reply;
+        ``latency`` is ms before the headers; on a stream, ``first_token`` is ms from
+        the headers to the first ``content_block_delta`` and ``token_interval`` ms
+        between deltas. ``errors`` are statuses (529, 429, 500...) answered, with the
+        API's error bodies, to the first calls, one each, before the reply; they ask for
+        a retry after ``retry_after`` seconds (``None``: the client's own backoff).
+        """
+        reply = _anthropic.Reply(text=text, thinking=thinking)
+        first_token_s = _check_ms(first_token or 0, "messages(first_token=...)") / 1000.0
+        interval_s = _check_ms(token_interval or 0, "messages(token_interval=...)") / 1000.0
+        pending_errors = [int(status) for status in errors]
+        headers = {"request-id": "req_ttfb_mock"}
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            if pending_errors:
+                status = pending_errors.pop(0)
+                error_headers = {**headers, "content-type": "application/json"}
+                if retry_after is not None:
+                    error_headers["retry-after"] = f"{retry_after:g}"
+                    error_headers["retry-after-ms"] = f"{retry_after * 1000:g}"
+                return httpx.Response(
+                    status, headers=error_headers, content=_anthropic.error_json(status)
+                )
             body = request.content
-            if _anthropic.request_wants_stream(body):
+            if not _anthropic.request_wants_stream(body):
                 return httpx.Response(
                     200,
-                    headers={"content-type": "text/event-stream", "request-id": "req_ttfb_mock"},
-                    content=b"".join(_anthropic.message_events(body, text)),
+                    headers={**headers, "content-type": "application/json"},
+                    content=reply.json(body),
                 )
+            paced: list[tuple[float, bytes]] = []
+            tokens = 0
+            for role, event in reply.events(body):
+                delay = 0.0
+                if role == "token":
+                    delay = first_token_s if tokens == 0 else interval_s
+                    tokens += 1
+                paced.append((delay, event))
             return httpx.Response(
                 200,
-                headers={"content-type": "application/json", "request-id": "req_ttfb_mock"},
-                content=_anthropic.message_json(body, text),
+                headers={**headers, "content-type": "text/event-stream"},
+                stream=PacedStream(paced),
             )
 
         route = self.route(
             method="POST", path__regex=MESSAGES_PATH, name="messages", latency=latency or 0
         )
-        route.mock(side_effect=reply)
+        route.mock(side_effect=answer)
         return route
 
     def resolve(self, request: httpx.Request) -> Any:

@@ -209,11 +209,12 @@ async def default_app(scope: dict[str, Any], receive: Receive, send: Send) -> No
         await asyncio.sleep(delay_ms / 1000.0)
     json_type = [(b"content-type", b"application/json")]
     if path.endswith("/v1/messages") and scope["method"] == "POST":
+        reply = _anthropic.Reply()
         if _anthropic.request_wants_stream(body):
-            events = [(b"content-type", b"text/event-stream")]
-            await respond(send, 200, events, _anthropic.message_events(body))
+            events = [event for _, event in reply.events(body)]
+            await respond(send, 200, [(b"content-type", b"text/event-stream")], events)
         else:
-            await respond(send, 200, json_type, [_anthropic.message_json(body)])
+            await respond(send, 200, json_type, [reply.json(body)])
     elif path == "/ok" or path.startswith("/delay/"):
         await respond(send, 200, json_type, [b'{"ok": true}'])
     else:

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from ._measure import FIRST_TOKEN_RULES
+
 __all__ = ["MODES", "OPTIONS", "PoolConfig", "Settings", "resolve"]
 
 MODES = ("mock", "emulate", "live")
@@ -51,6 +53,13 @@ OPTIONS = (
         "ttfb_base_url",
         "base URL of the Anthropic clients; else ANTHROPIC_BASE_URL, else the SDK's default.",
         metavar="URL",
+    ),
+    Option(
+        "--ttfb-first-token",
+        "ttfb_first_token",
+        "which event of a stream is its first token: delta (default, any "
+        "content_block_delta), visible (not thinking) or openai (choices[0].delta.content).",
+        metavar="RULE",
     ),
     Option(
         "--ttfb-json", "ttfb_json", "write every timing record to this JSON file.", metavar="PATH"
@@ -111,6 +120,7 @@ class Settings:
     rtt_ms: float = 50.0
     jitter_ms: float = 0.0
     regions: tuple[tuple[str, float], ...] = ()
+    first_token: str = "delta"
     base_url: str | None = None
     json_path: str | None = None
     budget_scale: float = 1.0
@@ -271,6 +281,13 @@ def resolve(config: pytest.Config) -> Settings:
     base_url, _ = _raw(config, "ttfb_base_url")
     if base_url is None:
         base_url = os.environ.get("ANTHROPIC_BASE_URL") or None
+    first_token, first_token_source = _raw(config, "ttfb_first_token")
+    first_token = str(first_token or "delta").strip().lower()
+    if first_token not in FIRST_TOKEN_RULES:
+        raise pytest.UsageError(
+            f"{first_token_source}: expected one of {', '.join(FIRST_TOKEN_RULES)}, "
+            f"got {first_token!r}"
+        )
     json_path, json_source = _raw(config, "ttfb_json")
     if json_path:
         _check_writable(str(json_path), json_source)
@@ -279,6 +296,7 @@ def resolve(config: pytest.Config) -> Settings:
         rtt_ms=rtt,
         jitter_ms=jitter,
         regions=_regions(config),
+        first_token=first_token,
         base_url=str(base_url) if base_url else None,
         json_path=str(json_path) if json_path else None,
         budget_scale=scale,

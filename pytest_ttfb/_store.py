@@ -72,7 +72,11 @@ class RequestTiming:
     first_token_ms: float | None = None
     total_ms: float | None = None
     error: str | None = None
-    # Beyond the contract: when the request was sent (ms; request headers written),
+    first_body_byte_ms: float | None = None
+    attempt: int | None = None
+    # Beyond the contract: when the first byte of the body arrived (ms), which try of
+    # an SDK's retries this was (1 = first; None when the client does not say),
+    # when the request was sent (ms; request headers written),
     # when it started on the process clock (s, for gaps between requests), the
     # test phase it was made in, and the pool it went through.
     sent_ms: float | None = None

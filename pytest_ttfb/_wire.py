@@ -17,6 +17,7 @@ import pytest
 
 from . import _clients, _judge, _route, _settings, _show
 from ._emulate import Emulator
+from ._measure import use_first_token_rule
 from ._store import Recorder, set_active_recorder
 
 _SETTINGS = pytest.StashKey[_settings.Settings]()
@@ -45,7 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in _judge.MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
-    config.stash[_SETTINGS] = _settings.resolve(config)
+    settings = _settings.resolve(config)
+    config.stash[_SETTINGS] = settings
+    use_first_token_rule(settings.first_token)
     config.stash[_RESULTS] = []
 
 

@@ -1,6 +1,7 @@
 """Emulate mode: the physics of a real network at round-trip time R, checked as
-structure with tolerant bounds in multiples of R (lower bounds are guaranteed by the
-injected delays; upper bounds leave a full R or more of slack for a busy machine)."""
+structure with tolerant bounds in multiples of R. Lower bounds come from the injected
+delays (less 10 % of an RTT where the relay's event-loop timers, which may fire a hair
+early, do the waiting); upper bounds leave a full R or more of slack for a busy machine."""
 
 import socket
 import subprocess
@@ -39,10 +40,10 @@ def test_cold_then_warm(anthropic_client, ttfb):
     assert cold.new_connection and all(r.reused for r in warm)
     assert cold.http_version == "HTTP/2"
     assert R <= cold.connect_ms < 2 * R                    # TCP: one round trip
-    assert R <= cold.tls_ms - cold.connect_ms < 2 * R      # TLS 1.3: one more
-    assert 3 * R <= cold.ttfb_ms < 5 * R                   # and the request: a third
+    assert 0.9 * R <= cold.tls_ms - cold.connect_ms < 2 * R      # TLS 1.3: one more
+    assert 2.9 * R <= cold.ttfb_ms < 5 * R                   # and the request: a third
     for request in warm:
-        assert R <= request.ttfb_ms < 2.5 * R              # a reused connection: one
+        assert 0.9 * R <= request.ttfb_ms < 2.5 * R              # a reused connection: one
         assert request.connect_ms is None and request.tls_ms is None
 """,
     )
@@ -58,10 +59,10 @@ def test_route_latency_is_server_time(ttfb_mock, ttfb_client, ttfb):
     ttfb_client.get("https://api.slow.test/work")
     ttfb_client.get("https://api.slow.test/work")
     cold, warm = ttfb.requests
-    assert 6 * R <= cold.ttfb_ms < 8 * R                   # 3R + S
-    assert 4 * R <= warm.ttfb_ms < 5.5 * R                 # R + S
+    assert 5.8 * R <= cold.ttfb_ms < 8 * R                   # 3R + S
+    assert 3.9 * R <= warm.ttfb_ms < 5.5 * R                 # R + S
     # The server time sits between the request being sent and the first byte.
-    assert warm.ttfb_ms - warm.sent_ms >= 4 * R
+    assert warm.ttfb_ms - warm.sent_ms >= 3.9 * R
 """,
     )
     result.assert_outcomes(passed=1)
@@ -99,7 +100,7 @@ async def test_http11(ttfb, ttfb_emulator):
     # and each pays the handshakes.
     assert ttfb.new_connections == 20
     assert ttfb_emulator.connections - before == 20
-    assert all(r.connect_ms >= R and r.ttfb_ms >= 3 * R for r in ttfb.requests)
+    assert all(r.connect_ms >= 0.9 * R and r.ttfb_ms >= 2.9 * R for r in ttfb.requests)
 """,
     )
     result.assert_outcomes(passed=2)
@@ -125,7 +126,7 @@ def test_idle(ttfb, ttfb_mock):
         client.get("https://api.test/ok")
     first, second, third = ttfb.requests
     assert second.reused and not third.reused
-    assert third.ttfb_ms >= 3 * R                          # cold again
+    assert third.ttfb_ms >= 2.9 * R                          # cold again
 """,
     )
     result.assert_outcomes(failed=1)  # the budget of one connection is breached, and says why

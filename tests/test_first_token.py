@@ -1,5 +1,7 @@
 """First-token detection on event streams, as users see it through a mock route."""
 
+import json
+
 import pytest
 
 from pytest_ttfb._measure import _FirstTokenScanner
@@ -30,18 +32,42 @@ def test_event_name_split_across_reads_is_found(pytester: pytest.Pytester) -> No
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+def delta_event(index: int, delta: dict[str, str]) -> bytes:
+    data = {"type": "content_block_delta", "index": index, "delta": delta}
+    return f"event: content_block_delta\ndata: {json.dumps(data)}\n\n".encode()
+
+
+THINKING = delta_event(0, {"type": "thinking_delta", "thinking": "Hm"})
+TEXT = delta_event(1, {"type": "text_delta", "text": "Hi"})
+ROLE_ONLY = b'data: {"choices": [{"delta": {"role": "assistant"}}]}\n\n'
+CONTENT = b'data: {"choices": [{"delta": {"content": "Hi"}}]}\n\n'
+
+
 @pytest.mark.parametrize(
-    ("chunks", "found_at"),
+    ("rule", "chunks", "found_at"),
     [
-        ([b'{"type": "message"}'], None),
-        ([b"\n", b"data: {}\n\n", b'data: {"type": "content_block_delta"}'], 2),
-        ([b"event: content_block_delta\n"], 0),
-        ([b"e", b"v", b"ent: ping\n\n", b"event: content", b"_block_delta"], 4),
-        ([b"event: message_start\n\n", b"event: message_stop\n\n"], "never"),
+        ("delta", [b'{"type": "message"}'], None),
+        ("delta", [b"\n", b"data: {}\n\n", b"event: content_block_delta\ndata: {}\n\n"], 2),
+        ("delta", [b"event: content_block_delta\ndata: {}\n\n"], 0),
+        ("delta", [b"e", b"v", b"ent: ping\n\n", b"event: content", b"_block_delta\n\n"], 4),
+        ("delta", [b"event: message_start\n\n", b"event: message_stop\n\n"], "never"),
+        ("delta", [THINKING, TEXT], 0),
+        ("visible", [THINKING, TEXT], 1),
+        ("visible", [THINKING + TEXT[:30], TEXT[30:]], 1),
+        ("openai", [ROLE_ONLY, CONTENT, b"data: [DONE]\n\n"], 1),
+        (
+            "openai",
+            [
+                b"event: response.created\ndata: {}\n\n",
+                b"event: response.output_text.delta\ndata: {}\n\n",
+            ],
+            1,
+        ),
+        ("delta", [b"event: ping\r\ndata: {}\r\n\r\nevent: content_block_delta\r\n\r\n"], 0),
     ],
 )
-def test_scanner(chunks: list[bytes], found_at: int | str | None) -> None:
-    scanner = _FirstTokenScanner()
+def test_scanner(rule: str, chunks: list[bytes], found_at: int | str | None) -> None:
+    scanner = _FirstTokenScanner(rule)
     outcome: int | str | None = "never"
     for index, chunk in enumerate(chunks):
         result = scanner.feed(chunk)
