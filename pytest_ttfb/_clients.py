@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._measure import instrument
+from ._measure import guard_event_loop, instrument
 from ._settings import PoolConfig
 
 __all__ = ["pooled_client"]
 
 
-def pooled_client(module: Any, config: PoolConfig, *, asynchronous: bool = False) -> Any:
-    """An instrumented ``Client`` (or ``AsyncClient``) of ``module`` (httpx or httpx2)."""
+def pooled_client(
+    module: Any, config: PoolConfig, *, asynchronous: bool = False, name: str = "client"
+) -> Any:
+    """An instrumented ``Client`` (or ``AsyncClient``) of ``module`` (httpx or httpx2).
+    An async one refuses to run on a second event loop (it is shared by the session)."""
     limits = module.Limits(
         max_connections=config.max_connections,
         max_keepalive_connections=config.max_keepalive_connections,
@@ -29,4 +32,7 @@ def pooled_client(module: Any, config: PoolConfig, *, asynchronous: bool = False
         pool=config.pool_timeout,
     )
     client_class = module.AsyncClient if asynchronous else module.Client
-    return instrument(client_class(limits=limits, timeout=timeout, http2=config.http2))
+    client = instrument(client_class(limits=limits, timeout=timeout, http2=config.http2))
+    if asynchronous:
+        guard_event_loop(client, name)
+    return client

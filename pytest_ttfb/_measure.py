@@ -27,6 +27,7 @@ transport:
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import importlib
 import itertools
@@ -34,13 +35,14 @@ import json
 import re
 import socket
 import ssl
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from time import perf_counter
 from types import ModuleType, SimpleNamespace
 from typing import Any, Protocol, TypeVar
 
-from ._store import PoolSettings, Recorder, RequestTiming, _active, redact_url
+from ._store import PluginError, PoolSettings, Recorder, RequestTiming, _active, redact_url
 
 __all__ = ["Network", "instrument", "is_instrumented", "use_network"]
 
@@ -345,6 +347,51 @@ class _FirstTokenScanner:
         return False
 
 
+class EventLoopMismatch(PluginError, RuntimeError):
+    """A session-scoped async client used from a second event loop."""
+
+
+class _LoopGuard:
+    """Remembers the event loop a session-scoped async client first ran on, and stops
+    it from being used on another: its pooled connections belong to the first loop,
+    and on another they fail (the SDK would then retry quietly, on new connections)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    def check(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): its own rules apply
+            return
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+            return
+        if self._loop() is loop:
+            return
+        message = (
+            f"pytest-ttfb: {self.name} is session-scoped, and its pooled connections "
+            "belong to the event loop of the test that first used it; this test runs on "
+            "another loop. Run the tests that share it on one session-wide loop: with "
+            "pytest-asyncio, set asyncio_default_test_loop_scope = session and "
+            "asyncio_default_fixture_loop_scope = session; with anyio, make anyio_backend "
+            "session-scoped and hold the loop with a session-scoped async fixture (see "
+            "the README). Or watch an AsyncClient of the test's own with ttfb.watch()."
+        )
+        recorder = _active.recorder
+        if recorder is not None:
+            recorder.failures.append(message)
+        raise EventLoopMismatch(message)
+
+
+def guard_event_loop(client: Any, name: str) -> None:
+    """Make the instrumented async ``client`` refuse to run on a second event loop."""
+    transport: Any = getattr(client, "_transport", None)
+    if hasattr(transport, "loop_guard"):
+        transport.loop_guard = _LoopGuard(name)
+
+
 def _pool_settings(pool: Any) -> PoolSettings | None:
     if pool is None or not hasattr(pool, "_keepalive_expiry"):
         return None
@@ -610,6 +657,7 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
     class AsyncTimingTransport(httpx.AsyncBaseTransport):  # type: ignore[name-defined,misc]
         def __init__(self, inner: Any) -> None:
             self.inner = inner
+            self.loop_guard: _LoopGuard | None = None  # set for session-scoped clients
             pool = getattr(inner, "_pool", None)
             self.pool_settings = _pool_settings(pool)
             if (
@@ -620,6 +668,8 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 pool._network_backend = AsyncTimingBackend(pool._network_backend)
 
         async def handle_async_request(self, request: Any) -> Any:
+            if self.loop_guard is not None:
+                self.loop_guard.check()
             recorder: Recorder | None = _active.recorder
             if recorder is None:
                 return await self.inner.handle_async_request(request)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -26,7 +25,7 @@ from . import _anthropic
 from ._emulate import Emulator, Region
 from ._measure import use_network
 from ._settings import Settings
-from ._store import active_recorder, redact_url
+from ._store import PluginError, active_recorder, redact_url
 
 __all__ = [
     "MESSAGES_PATH",
@@ -65,7 +64,7 @@ class HTTPCore2Mocker(HTTPCoreMocker):
         )
 
 
-class UnmatchedRequest(AllMockedAssertionError):
+class UnmatchedRequest(PluginError, AllMockedAssertionError):
     """A request in mock mode that no route matches."""
 
 
@@ -317,6 +316,18 @@ def emulated_network(settings: Settings) -> Iterator[Emulator | None]:
         emulator.stop()
 
 
+def plugin_error_in(error: BaseException | None) -> PluginError | None:
+    """pytest-ttfb's own error in ``error``'s chain of causes (an SDK wraps what the
+    transport raised in an APIConnectionError of its own), if there is one."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, PluginError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def describe_mode(settings: Settings) -> str:
     """The mode as the reports name it."""
     if settings.mode == "emulate":
@@ -326,16 +337,3 @@ def describe_mode(settings: Settings) -> str:
     if settings.mode == "live" and settings.base_url:
         return f"live ({settings.base_url})"
     return settings.mode
-
-
-def describe_unmatched(unmatched: list[str]) -> str:
-    if not unmatched:
-        return ""
-    counts = collections.Counter(unmatched)  # first-seen order, repeats folded
-    listed = "\n".join(
-        f"  {request}" + (f" (x{count})" if count > 1 else "") for request, count in counts.items()
-    )
-    return (
-        f"pytest-ttfb: {len(unmatched)} request(s) matched no ttfb_mock route:\n{listed}\n"
-        "Declare them on the ttfb_mock fixture, or run with --ttfb-mode=live."
-    )

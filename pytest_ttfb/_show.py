@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._judge import Budget, Verdict, nearest_rank
+from ._judge import Budget, Verdict, describe_failure, nearest_rank
 from ._store import RequestTiming
 
-__all__ = ["TestResult", "junit_properties", "summary_lines", "write_json"]
+__all__ = [
+    "TestResult",
+    "describe_unmatched",
+    "failure_text",
+    "junit_properties",
+    "summary_lines",
+    "write_json",
+]
 
 JSON_FORMAT_VERSION = 1
 
@@ -42,6 +50,28 @@ class TestResult:
         if "pass" in statuses:
             return "pass"
         return "n/a" if statuses else "-"
+
+
+def describe_unmatched(unmatched: Sequence[str]) -> str:
+    if not unmatched:
+        return ""
+    counts = collections.Counter(unmatched)  # first-seen order, repeats folded
+    listed = "\n".join(
+        f"  {request}" + (f" (x{count})" if count > 1 else "") for request, count in counts.items()
+    )
+    return (
+        f"pytest-ttfb: {len(unmatched)} request(s) matched no ttfb_mock route:\n{listed}\n"
+        "Declare them on the ttfb_mock fixture, or run with --ttfb-mode=live."
+    )
+
+
+def failure_text(result: TestResult, failures: Sequence[str], scale: float) -> str:
+    """Why the plugin fails this test, or "": requests no route matched, the plugin's
+    own errors, and breached budgets (when they are enforced)."""
+    parts = [describe_unmatched(result.unmatched), *dict.fromkeys(failures)]
+    if result.enforced and any(v.status == "fail" for v in result.verdicts):
+        parts.append(describe_failure(result.verdicts, result.requests, scale))
+    return "\n\n".join(part for part in parts if part)
 
 
 def _ttfbs(result: TestResult) -> list[float]:

@@ -13,7 +13,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, TypeVar
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
-__all__ = ["PoolSettings", "Recorder", "RequestTiming", "active_recorder", "redact_url"]
+__all__ = [
+    "PluginError",
+    "PoolSettings",
+    "Recorder",
+    "RequestTiming",
+    "active_recorder",
+    "redact_url",
+]
 
 _SECRET_QUERY_KEY = re.compile(r"(?i)(key|token|secret|password|passwd|signature|sig|auth)")
 
@@ -37,6 +44,11 @@ def redact_url(url: str) -> str:
             [(k, "***" if _SECRET_QUERY_KEY.search(k) else v) for k, v in pairs], safe="*"
         )
     return SplitResult(parts.scheme, netloc, parts.path, query, "").geturl()
+
+
+class PluginError(Exception):
+    """An error pytest-ttfb raises about the test's setup: reported as its message
+    alone, without the traceback through httpx that led to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +154,9 @@ class Recorder:
         self.pending: list[_Pending] = []
         self._requests: list[RequestTiming] = []
         self.unmatched: list[str] = []
+        # What went wrong in the plugin's hands (a misused fixture...): fails the test
+        # even when the code under test swallowed the exception.
+        self.failures: list[str] = []
         self.when = "setup"  # the test phase now running; each record notes it
 
     def __repr__(self) -> str:

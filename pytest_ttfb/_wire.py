@@ -98,41 +98,29 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         unmatched=recorder.unmatched,
     )
     item.config.stash[_RESULTS].append(result)
-    body_passed = False
+    body_error: BaseException | None = None
     try:
-        outcome = yield
-        body_passed = True
-        return outcome
+        return (yield)
+    except BaseException as error:
+        body_error = error
+        raise
     finally:
         result.verdicts = _judge.judge(budgets, recorder.requests, settings.budget_scale)
-        unmatched = _route.describe_unmatched(recorder.unmatched)
-        breached = settings.enforce_budgets and any(v.status == "fail" for v in result.verdicts)
-        failure = "\n\n".join(
-            filter(
-                None,
-                [
-                    unmatched,
-                    _judge.describe_failure(
-                        result.verdicts, recorder.requests, settings.budget_scale
-                    )
-                    if breached
-                    else "",
-                ],
-            )
-        )
-        if failure and body_passed:
+        failure = _show.failure_text(result, recorder.failures, settings.budget_scale)
+        if failure and body_error is None:
             pytest.fail(failure, pytrace=False)
-        elif failure:
+        elif failure and _route.plugin_error_in(body_error) is None:
             item.add_report_section("call", "ttfb", failure)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    if call.excinfo is not None and call.excinfo.errisinstance(_route.UnmatchedRequest):
+    own_error = _route.plugin_error_in(call.excinfo.value if call.excinfo else None)
+    if own_error is not None:
         # Our message says all there is; the traceback through httpx and respx would
         # add nothing but request objects whose reprs carry the raw URL.
-        report.longrepr = str(call.excinfo.value)
+        report.longrepr = str(own_error)
     if report.when == "call":
         results = item.config.stash[_RESULTS]
         if results and results[-1].nodeid == item.nodeid:
@@ -235,7 +223,12 @@ def ttfb_async_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]
     """The async twin of ``ttfb_client`` (``httpx2.AsyncClient``)."""
     import httpx2
 
-    client = _clients.pooled_client(httpx2, pytestconfig.stash[_SETTINGS].pool, asynchronous=True)
+    client = _clients.pooled_client(
+        httpx2,
+        pytestconfig.stash[_SETTINGS].pool,
+        asynchronous=True,
+        name="ttfb_async_client (and async_anthropic_client, which shares it)",
+    )
     yield client
     _close_async(client)
 

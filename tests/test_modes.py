@@ -9,6 +9,14 @@ NO_SOCKETS = """
 import socket
 import pytest
 
+@pytest.fixture(scope="session")
+def anyio_backend():
+    return "asyncio"
+
+@pytest.fixture(scope="session", autouse=True)
+async def session_loop(anyio_backend):  # one event loop for the session-scoped clients
+    yield
+
 @pytest.fixture(autouse=True)
 def forbid_sockets(monkeypatch):
     def refuse(*args, **kwargs):
