@@ -6,15 +6,17 @@ import collections
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ._doctor import ClientReport, diagnose
 from ._judge import Budget, Verdict, describe_failure, nearest_rank
 from ._store import RequestTiming
 
 __all__ = [
     "TestResult",
     "describe_unmatched",
+    "doctor_lines",
     "failure_text",
     "junit_properties",
     "summary_lines",
@@ -131,6 +133,20 @@ def summary_lines(results: Sequence[TestResult], mode: str, scale: float) -> lis
     return lines
 
 
+def _diagnose(results: Sequence[TestResult]) -> list[ClientReport]:
+    return diagnose((result.nodeid, result.requests) for result in results)
+
+
+def doctor_lines(results: Sequence[TestResult]) -> list[str]:
+    """The settings that defeat the recipe, per client configuration, with their fixes."""
+    lines = []
+    for report in _diagnose(results):
+        lines.append(f"{report.describe()}:")
+        for finding in report.findings:
+            lines += [f"  - {finding.problem}", f"    fix: {finding.fix}"]
+    return lines
+
+
 def _verdict_dict(verdict: Verdict, scale: float) -> dict[str, Any]:
     budget = verdict.budget
     return {
@@ -154,6 +170,14 @@ def write_json(
         "mode": mode,
         "budget_scale": scale,
         "budgets_enforced": enforced,
+        "doctor": [
+            {
+                "client": asdict(report.pool),
+                "tests": report.tests,
+                "findings": [asdict(finding) for finding in report.findings],
+            }
+            for report in _diagnose(results)
+        ],
         "tests": [
             {
                 "nodeid": result.nodeid,

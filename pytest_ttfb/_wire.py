@@ -138,6 +138,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("-", "pytest-ttfb")
         for line in lines:
             terminalreporter.write_line(line)
+    doctor = _show.doctor_lines(results)
+    if doctor:
+        terminalreporter.write_sep("-", "pytest-ttfb doctor: settings that defeat the recipe")
+        for line in doctor:
+            terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
