@@ -326,14 +326,3 @@ def plugin_error_in(error: BaseException | None) -> PluginError | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
-
-
-def describe_mode(settings: Settings) -> str:
-    """The mode as the reports name it."""
-    if settings.mode == "emulate":
-        regions = "".join(f", {name} {rtt:g} ms" for name, rtt in settings.regions)
-        jitter = f", jitter {settings.jitter_ms:g} ms" if settings.jitter_ms else ""
-        return f"emulate (RTT {settings.rtt_ms:g} ms{jitter}{regions})"
-    if settings.mode == "live" and settings.base_url:
-        return f"live ({settings.base_url})"
-    return settings.mode

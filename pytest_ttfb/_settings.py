@@ -149,6 +149,22 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(option.ini, option.help, default=None)
     for setting in POOL_SETTINGS:
         parser.addini(setting.ini, f"{setting.help} (default {setting.default})", default=None)
+    group.addoption(
+        "--ttfb-probe",
+        nargs="+",
+        metavar="URL",
+        dest="ttfb_probe",
+        help="measure DNS, connect, TLS and TTFB to each base URL, cold and warm, "
+        "recommend the fastest, and exit without running tests (put it last).",
+    )
+    group.addoption(
+        "--ttfb-probe-samples",
+        type=int,
+        default=5,
+        metavar="N",
+        dest="ttfb_probe_samples",
+        help="samples per URL and state for --ttfb-probe (default 5).",
+    )
     parser.addini(
         "ttfb_regions",
         "emulated regions as NAME:RTT_MS pairs, for example 'us-east-1:12 eu-west-1:95'; "

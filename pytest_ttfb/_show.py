@@ -11,6 +11,7 @@ from typing import Any
 
 from ._doctor import ClientReport, diagnose
 from ._judge import Budget, Verdict, describe_failure, nearest_rank
+from ._settings import Settings
 from ._store import RequestTiming
 
 __all__ = [
@@ -87,11 +88,42 @@ def _cell(values: list[float], percentile: float | None) -> str:
     return f"{value:.1f}"
 
 
-def summary_lines(results: Sequence[TestResult], mode: str, scale: float) -> list[str]:
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+
+def describe_mode(settings: Settings) -> str:
+    """The mode as the reports name it."""
+    if settings.mode == "emulate":
+        regions = "".join(f", {name} {rtt:g} ms" for name, rtt in settings.regions)
+        jitter = f", jitter {settings.jitter_ms:g} ms" if settings.jitter_ms else ""
+        return f"emulate (RTT {settings.rtt_ms:g} ms{jitter}{regions})"
+    return settings.mode
+
+
+def base_url_line(results: Sequence[TestResult], base_url: str | None) -> str:
+    """Live mode: where the session's Anthropic calls went, and what connecting cost."""
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    connects = [
+        r.connect_ms
+        for result in results
+        for r in result.requests
+        if r.url.startswith(base) and r.connect_ms is not None
+    ]
+    cost = (
+        f"connect p50 {nearest_rank(connects, 50):.1f} ms, max {max(connects):.1f} ms "
+        f"over {len(connects)} new connection(s)"
+        if connects
+        else "no new connection"
+    )
+    return f"base URL {base}{'' if base_url else ' (the SDK default)'}: {cost}"
+
+
+def summary_lines(results: Sequence[TestResult], settings: Settings) -> list[str]:
     """One row per test that recorded a request or declared a budget."""
     rows = [r for r in results if r.reportable]
     if not rows:
         return []
+    scale = settings.budget_scale
     header = (
         "test",
         "reqs",
@@ -124,7 +156,12 @@ def summary_lines(results: Sequence[TestResult], mode: str, scale: float) -> lis
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [f"mode: {mode}; times in ms, from the moment each request entered the transport"]
+    lines = [
+        f"mode: {describe_mode(settings)}; times in ms, from the moment each request "
+        "entered the transport"
+    ]
+    if settings.mode == "live":
+        lines.append(base_url_line(results, settings.base_url))
     for row in table:
         cells = [row[0].ljust(widths[0])]
         cells += [cell.rjust(widths[i]) for i, cell in enumerate(row[1:8], 1)]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from . import _clients, _judge, _route, _settings, _show
+from . import _clients, _judge, _probe, _route, _settings, _show
 from ._emulate import Emulator
 from ._measure import use_first_token_rule
 from ._store import Recorder, set_active_recorder
@@ -50,6 +50,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS] = settings
     use_first_token_rule(settings.first_token)
     config.stash[_RESULTS] = []
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    urls = config.getoption("ttfb_probe")
+    if not urls:
+        return None
+    # Like pytest's own --markers: configure, do the one thing, unconfigure.
+    config._do_configure()
+    try:
+        return _probe.main(
+            urls,
+            config.getoption("ttfb_probe_samples"),
+            config.stash[_SETTINGS],
+            config.get_terminal_writer().line,
+        )
+    finally:
+        config._ensure_unconfigure()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -133,7 +150,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     settings = config.stash[_SETTINGS]
     results: list[_show.TestResult] = config.stash[_RESULTS]
-    lines = _show.summary_lines(results, _route.describe_mode(settings), settings.budget_scale)
+    lines = _show.summary_lines(results, settings)
     if lines:
         terminalreporter.write_sep("-", "pytest-ttfb")
         for line in lines:

@@ -1,0 +1,147 @@
+"""probe: which base URL is fastest from here, before any test runs.
+
+``pytest --ttfb-probe URL [URL ...]`` sends ``GET URL`` through instrumented httpx2
+clients (HTTP/2 asked for), N times cold (a new client each time: DNS, TCP, TLS,
+request) and N times warm (one client, its connection reused), and prints the medians
+as curl's ``-w`` timers would, cumulative from the start of each request. It recommends
+the URL with the lowest warm time to first byte (what most calls of an agent loop pay)
+and warns when the TCP connect alone takes over 80 ms (a far server). In emulate mode
+the probe runs on the emulated network, regions and all.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from ._judge import CONNECT_HINT_MS
+from ._measure import _short_error, instrument
+from ._route import emulated_network
+from ._settings import Settings
+from ._store import Recorder, RequestTiming, active_recorder, set_active_recorder
+
+__all__ = ["ProbeResult", "main", "probe", "report_lines"]
+
+
+@dataclass
+class ProbeResult:
+    url: str
+    cold: list[RequestTiming] = field(default_factory=list)
+    warm: list[RequestTiming] = field(default_factory=list)
+    error: str | None = None
+
+    def median(self, which: str, name: str) -> float | None:
+        values = [getattr(r, name) for r in getattr(self, which) if getattr(r, name) is not None]
+        return statistics.median(values) if values else None
+
+    @property
+    def tcp_connect_ms(self) -> float | None:
+        """Median TCP connect alone (connect minus what came before it)."""
+        values = [
+            r.connect_ms - (r.dns_ms or r.pool_wait_ms or 0.0)
+            for r in self.cold
+            if r.connect_ms is not None
+        ]
+        return statistics.median(values) if values else None
+
+
+def main(
+    urls: Sequence[str], samples: int, settings: Settings, write: Callable[[str], object]
+) -> int:
+    """The probe as ``pytest --ttfb-probe`` runs it: 0 when a URL answered, else 1."""
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise pytest.UsageError(f"--ttfb-probe: {url!r} is not an http:// or https:// URL")
+    if samples < 1:
+        raise pytest.UsageError(f"--ttfb-probe-samples: expected 1 or more, got {samples}")
+    with emulated_network(settings):
+        results = probe(urls, samples)
+    for line in report_lines(results, samples):
+        write(line)
+    return 0 if any(not result.error for result in results) else 1
+
+
+def _one(client: Any, url: str, recorder: Recorder) -> RequestTiming:
+    before = len(recorder.requests)
+    client.get(url)
+    return recorder.requests[before]
+
+
+def probe(urls: Sequence[str], samples: int) -> list[ProbeResult]:
+    """Measure each URL ``samples`` times cold and ``samples`` times warm."""
+    import httpx2
+
+    previous = active_recorder()
+    recorder = Recorder("pytest-ttfb probe")
+    set_active_recorder(recorder)
+    results = []
+    try:
+        for url in urls:
+            result = ProbeResult(url)
+            try:
+                for _ in range(samples):
+                    with instrument(httpx2.Client(http2=True)) as client:
+                        result.cold.append(_one(client, url, recorder))
+                with instrument(httpx2.Client(http2=True)) as client:
+                    _one(client, url, recorder)  # opens the connection the rest reuse
+                    result.warm = [_one(client, url, recorder) for _ in range(samples)]
+            except httpx2.HTTPError as exc:
+                result.error = _short_error(exc)
+            results.append(result)
+    finally:
+        set_active_recorder(previous)
+    return results
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def report_lines(results: Sequence[ProbeResult], samples: int) -> list[str]:
+    columns = [
+        ("dns", "dns_ms"),
+        ("connect", "connect_ms"),
+        ("tls", "tls_ms"),
+        ("ttfb", "ttfb_ms"),
+        ("total", "total_ms"),
+    ]
+    width = max(len(r.url) for r in results)
+    lines = [
+        f"pytest-ttfb probe: median of {samples} sample(s), ms from the start of each "
+        "request (curl -w: time_namelookup, time_connect, time_appconnect, "
+        "time_starttransfer, time_total)",
+        f"{'url':<{width}}  {'':<4}" + "".join(f"{name:>9}" for name, _ in columns) + "  http",
+    ]
+    for result in results:
+        if result.error:
+            lines.append(f"{result.url:<{width}}  error: {result.error}")
+            continue
+        for which in ("cold", "warm"):
+            cells = "".join(f"{_cell(result.median(which, name)):>9}" for _, name in columns)
+            versions = ",".join(sorted({r.http_version or "?" for r in getattr(result, which)}))
+            label = result.url if which == "cold" else ""
+            lines.append(f"{label:<{width}}  {which:<4}{cells}  {versions}")
+    reachable = [r for r in results if not r.error and r.median("warm", "ttfb_ms") is not None]
+    if reachable:
+        best = min(
+            reachable, key=lambda r: (r.median("warm", "ttfb_ms"), r.median("cold", "ttfb_ms"))
+        )
+        lines.append(
+            f"fastest: {best.url} (warm TTFB {_cell(best.median('warm', 'ttfb_ms'))} ms, "
+            f"cold {_cell(best.median('cold', 'ttfb_ms'))} ms): pin it with "
+            f"ANTHROPIC_BASE_URL={best.url} or --ttfb-base-url={best.url}"
+        )
+    for result in results:
+        tcp = result.tcp_connect_ms
+        if tcp is not None and tcp > CONNECT_HINT_MS:
+            lines.append(
+                f"warning: TCP connect to {result.url} takes {tcp:.0f} ms (over "
+                f"{CONNECT_HINT_MS:g} ms): that server is far from this machine"
+            )
+    return lines
