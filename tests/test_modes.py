@@ -156,9 +156,9 @@ def test_live_mode_against_a_local_server_through_the_base_url(
     """)
     result = pytester.runpytest(*args)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([
-        f"base URL {local_server.url}: connect p50 * ms, max * ms over 1 new connection(s)"
-    ])
+    result.stdout.fnmatch_lines(
+        [f"base URL {local_server.url}: connect p50 * ms, max * ms over 1 new connection(s)"]
+    )
     assert len(local_server.connections) == 1
     assert "SECRETSECRET" not in result.stdout.str() + result.stderr.str()
 

@@ -103,9 +103,10 @@ def test_thinking_first(anthropic_client, ttfb_mock, ttfb):
 
 
 @pytest.mark.parametrize("rule", ["delta", "visible"])
-def test_thinking_before_text(pytester: pytest.Pytester, rule: str) -> None:
+@pytest.mark.parametrize("mode", ["mock", "emulate"])
+def test_thinking_before_text(pytester: pytest.Pytester, rule: str, mode: str) -> None:
     pytester.makepyfile(THINKING_TEST.replace("RULE ==", f"{rule!r} =="))
-    args = [] if rule == "delta" else [f"--ttfb-first-token={rule}"]
+    args = [f"--ttfb-mode={mode}", "--ttfb-rtt=10", f"--ttfb-first-token={rule}"]
     pytester.runpytest(*args).assert_outcomes(passed=1)
 
 
@@ -155,7 +156,8 @@ def test_split(ttfb_mock, ttfb_client, ttfb):
     pytester.runpytest("--ttfb-mode=emulate", "--ttfb-rtt=10").assert_outcomes(passed=1)
 
 
-def test_retries_are_recorded_with_their_attempt(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("mode", ["mock", "emulate"])
+def test_retries_are_recorded_with_their_attempt(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(
         STREAMING
         + """
@@ -179,7 +181,7 @@ async def test_async_rate_limit(async_anthropic_client, ttfb_mock, ttfb):
     assert [(r.status, r.attempt) for r in ttfb.requests] == [(429, 1), (200, 2)]
 """
     )
-    pytester.runpytest().assert_outcomes(passed=3)
+    pytester.runpytest(f"--ttfb-mode={mode}", "--ttfb-rtt=10").assert_outcomes(passed=3)
 
 
 def test_bad_pacing_arguments_name_themselves(pytester: pytest.Pytester) -> None:
