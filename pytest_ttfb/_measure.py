@@ -154,10 +154,19 @@ class _Probe:
             self.record.total_ms = _ms(self.start, self.end)
             self.record.error = self.error
 
-    def first_token_seen(self) -> None:
-        self.first_token = perf_counter()
-        if self.record is not None:
-            self.record.first_token_ms = _ms(self.start, self.first_token)
+    def body_chunk(self, scanner: _FirstTokenScanner, chunk: bytes) -> _FirstTokenScanner | None:
+        """Stamp the first body byte and the first token; hand back the scanner while
+        it is still needed (``None`` once the token is found, or the body is no stream)."""
+        if self.first_body is None:
+            self.first_body = perf_counter()
+        found = scanner.feed(chunk)
+        if found is False:
+            return scanner
+        if found:
+            self.first_token = perf_counter()
+            if self.record is not None:
+                self.record.first_token_ms = _ms(self.start, self.first_token)
+        return None
 
 
 # httpcore does a request's network I/O in the caller's thread or task, so a
@@ -392,6 +401,13 @@ def guard_event_loop(client: Any, name: str) -> None:
         transport.loop_guard = _LoopGuard(name)
 
 
+def _wrap_backend(pool: Any, backend_class: type) -> None:
+    """Put ``backend_class`` between ``pool`` and its network backend, once."""
+    backend = getattr(pool, "_network_backend", None)
+    if backend is not None and not isinstance(backend, backend_class):
+        pool._network_backend = backend_class(backend)
+
+
 def _pool_settings(pool: Any) -> PoolSettings | None:
     if pool is None or not hasattr(pool, "_keepalive_expiry"):
         return None
@@ -563,13 +579,7 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             try:
                 for chunk in self._inner:
                     if scanner is not None:
-                        if self._probe.first_body is None:
-                            self._probe.first_body = perf_counter()
-                        found = scanner.feed(chunk)
-                        if found is not False:  # the token (True), or not a stream (None)
-                            if found:
-                                self._probe.first_token_seen()
-                            scanner = None
+                        scanner = self._probe.body_chunk(scanner, chunk)
                     yield chunk
             except Exception as exc:
                 self._probe.finish(exc)
@@ -591,13 +601,7 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             try:
                 async for chunk in self._inner:
                     if scanner is not None:
-                        if self._probe.first_body is None:
-                            self._probe.first_body = perf_counter()
-                        found = scanner.feed(chunk)
-                        if found is not False:  # the token (True), or not a stream (None)
-                            if found:
-                                self._probe.first_token_seen()
-                            scanner = None
+                        scanner = self._probe.body_chunk(scanner, chunk)
                     yield chunk
             except Exception as exc:
                 self._probe.finish(exc)
@@ -609,6 +613,8 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             finally:
                 self._probe.finish()
 
+    # The sync and async classes below are twins, kept in step by hand as httpcore
+    # keeps its own: the hot path stays free of helper calls.
     class TimingTransport(httpx.BaseTransport):  # type: ignore[name-defined,misc]
         """Wraps a client's transport; records one ``RequestTiming`` per request."""
 
@@ -616,12 +622,7 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self.inner = inner
             pool = getattr(inner, "_pool", None)
             self.pool_settings = _pool_settings(pool)
-            if (
-                pool is not None
-                and hasattr(pool, "_network_backend")
-                and not isinstance(pool._network_backend, TimingBackend)
-            ):
-                pool._network_backend = TimingBackend(pool._network_backend)
+            _wrap_backend(pool, TimingBackend)
 
         def handle_request(self, request: Any) -> Any:
             recorder: Recorder | None = _active.recorder
@@ -660,12 +661,7 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self.loop_guard: _LoopGuard | None = None  # set for session-scoped clients
             pool = getattr(inner, "_pool", None)
             self.pool_settings = _pool_settings(pool)
-            if (
-                pool is not None
-                and hasattr(pool, "_network_backend")
-                and not isinstance(pool._network_backend, AsyncTimingBackend)
-            ):
-                pool._network_backend = AsyncTimingBackend(pool._network_backend)
+            _wrap_backend(pool, AsyncTimingBackend)
 
         async def handle_async_request(self, request: Any) -> Any:
             if self.loop_guard is not None:

@@ -80,6 +80,17 @@ def _unmatched(request: httpx.Request) -> UnmatchedRequest:
     )
 
 
+@contextlib.contextmanager
+def _naming_unmatched(request: httpx.Request) -> Iterator[None]:
+    """respx's "not mocked" becomes our error, which names the request (redacted)."""
+    try:
+        yield
+    except UnmatchedRequest:
+        raise
+    except AllMockedAssertionError:
+        raise _unmatched(request) from None
+
+
 def _latency_seconds(route: Route | None) -> float:
     return getattr(route, "ttfb_latency_ms", 0.0) / 1000.0 if route is not None else 0.0
 
@@ -199,24 +210,16 @@ class TtfbRouter(respx.MockRouter):
         return route
 
     def resolve(self, request: httpx.Request) -> Any:
-        try:
+        with _naming_unmatched(request):
             resolved = super().resolve(request)
-        except UnmatchedRequest:
-            raise
-        except AllMockedAssertionError:
-            raise _unmatched(request) from None
         delay = _latency_seconds(resolved.route)
         if delay:
             time.sleep(delay)
         return resolved
 
     async def aresolve(self, request: httpx.Request) -> Any:
-        try:
+        with _naming_unmatched(request):
             resolved = await super().aresolve(request)
-        except UnmatchedRequest:
-            raise
-        except AllMockedAssertionError:
-            raise _unmatched(request) from None
         delay = _latency_seconds(resolved.route)
         if delay:
             import anyio

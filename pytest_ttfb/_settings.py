@@ -196,6 +196,15 @@ def _number(value: Any, source: str, *, minimum: float, strict: bool, what: str)
     return number
 
 
+def _option_number(
+    config: pytest.Config, ini: str, default: float, *, strict: bool, what: str
+) -> float:
+    raw, source = _raw(config, ini)
+    if raw is None:
+        return default
+    return _number(raw, source, minimum=0, strict=strict, what=what)
+
+
 def _bool(value: Any, source: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -275,24 +284,9 @@ def resolve(config: pytest.Config) -> Settings:
             )
         mode = "live"
 
-    rtt_raw, rtt_source = _raw(config, "ttfb_rtt")
-    rtt = (
-        50.0
-        if rtt_raw is None
-        else _number(rtt_raw, rtt_source, minimum=0, strict=False, what="milliseconds")
-    )
-    jitter_raw, jitter_source = _raw(config, "ttfb_jitter")
-    jitter = (
-        0.0
-        if jitter_raw is None
-        else _number(jitter_raw, jitter_source, minimum=0, strict=False, what="milliseconds")
-    )
-    scale_raw, scale_source = _raw(config, "ttfb_budget_scale")
-    scale = (
-        1.0
-        if scale_raw is None
-        else _number(scale_raw, scale_source, minimum=0, strict=True, what="a factor")
-    )
+    rtt = _option_number(config, "ttfb_rtt", 50.0, strict=False, what="milliseconds")
+    jitter = _option_number(config, "ttfb_jitter", 0.0, strict=False, what="milliseconds")
+    scale = _option_number(config, "ttfb_budget_scale", 1.0, strict=True, what="a factor")
     no_budgets, no_budgets_source = _raw(config, "ttfb_no_budgets")
     base_url, _ = _raw(config, "ttfb_base_url")
     if base_url is None:

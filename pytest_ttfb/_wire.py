@@ -269,13 +269,7 @@ def anthropic_client(pytestconfig: pytest.Config, ttfb_client: Any) -> Any:
     """``anthropic.Anthropic`` on the pooled ``ttfb_client``."""
     import anthropic
 
-    settings = pytestconfig.stash[_SETTINGS]
-    options, skip = _route.anthropic_client_options(
-        settings.mode, settings.base_url, dict(os.environ)
-    )
-    if skip:
-        pytest.skip(skip)
-    return anthropic.Anthropic(http_client=ttfb_client, **options)
+    return anthropic.Anthropic(http_client=ttfb_client, **_anthropic_options(pytestconfig))
 
 
 @pytest.fixture(scope="session")
@@ -283,13 +277,19 @@ def async_anthropic_client(pytestconfig: pytest.Config, ttfb_async_client: Any) 
     """``anthropic.AsyncAnthropic`` on the pooled ``ttfb_async_client``."""
     import anthropic
 
-    settings = pytestconfig.stash[_SETTINGS]
+    return anthropic.AsyncAnthropic(
+        http_client=ttfb_async_client, **_anthropic_options(pytestconfig)
+    )
+
+
+def _anthropic_options(config: pytest.Config) -> dict[str, Any]:
+    settings = config.stash[_SETTINGS]
     options, skip = _route.anthropic_client_options(
         settings.mode, settings.base_url, dict(os.environ)
     )
     if skip:
         pytest.skip(skip)
-    return anthropic.AsyncAnthropic(http_client=ttfb_async_client, **options)
+    return options
 
 
 def _close_async(client: Any) -> None:
