@@ -49,6 +49,7 @@ __all__ = ["Network", "instrument", "is_instrumented", "use_network"]
 # A body is a stream of server-sent events when its first line is an SSE field.
 _EVENT_FIELDS = (b"event:", b"data:", b"id:", b"retry:", b":")
 _SNIFF_BYTES = max(len(field) for field in _EVENT_FIELDS)
+_FIELD_INITIALS = b"edir:"
 
 
 class _Probe:
@@ -154,11 +155,18 @@ class _Probe:
             self.record.total_ms = _ms(self.start, self.end)
             self.record.error = self.error
 
-    def body_chunk(self, scanner: _FirstTokenScanner, chunk: bytes) -> _FirstTokenScanner | None:
-        """Stamp the first body byte and the first token; hand back the scanner while
-        it is still needed (``None`` once the token is found, or the body is no stream)."""
-        if self.first_body is None:
+    def body_chunk(
+        self, scanner: _FirstTokenScanner | None, chunk: bytes
+    ) -> _FirstTokenScanner | None:
+        """Stamp the first body byte and the first token. Called with ``None`` for the
+        first chunk, then with what it handed back until that is ``None`` (the token
+        found, or the body is no stream of events)."""
+        if scanner is None:
             self.first_body = perf_counter()
+            head = chunk.lstrip(b"\xef\xbb\xbf\r\n")
+            if head and head[:1] not in _FIELD_INITIALS:  # JSON and the like: done
+                return None
+            scanner = _FirstTokenScanner(_first_token.rule)
         found = scanner.feed(chunk)
         if found is False:
             return scanner
@@ -340,7 +348,7 @@ class _FirstTokenScanner:
                 self._events = True
             elif not head or (
                 len(head) < _SNIFF_BYTES
-                and head[:1] in b"edir:"  # cheap no for JSON, before the full check
+                and head[:1] in _FIELD_INITIALS  # cheap no for JSON, before the full check
                 and any(field.startswith(head) for field in _EVENT_FIELDS)
             ):
                 self._pending = pending  # nothing yet, or the start of a field: wait
@@ -575,11 +583,13 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self._probe = probe
 
         def __iter__(self) -> Iterator[bytes]:
-            scanner: _FirstTokenScanner | None = _FirstTokenScanner(_first_token.rule)
+            scanner: _FirstTokenScanner | None = None
+            watching = True  # until the first token, or until the body is no stream
             try:
                 for chunk in self._inner:
-                    if scanner is not None:
+                    if watching:
                         scanner = self._probe.body_chunk(scanner, chunk)
+                        watching = scanner is not None
                     yield chunk
             except Exception as exc:
                 self._probe.finish(exc)
@@ -589,7 +599,11 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             try:
                 self._inner.close()
             finally:
-                self._probe.finish()
+                probe = self._probe
+                if probe.end is None and probe.record is None:  # the usual case, inline
+                    probe.end = perf_counter()
+                else:
+                    probe.finish()
 
     class AsyncTimingByteStream(httpx.AsyncByteStream):  # type: ignore[name-defined,misc]
         def __init__(self, inner: Any, probe: _Probe) -> None:
@@ -597,11 +611,13 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             self._probe = probe
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            scanner: _FirstTokenScanner | None = _FirstTokenScanner(_first_token.rule)
+            scanner: _FirstTokenScanner | None = None
+            watching = True  # until the first token, or until the body is no stream
             try:
                 async for chunk in self._inner:
-                    if scanner is not None:
+                    if watching:
                         scanner = self._probe.body_chunk(scanner, chunk)
+                        watching = scanner is not None
                     yield chunk
             except Exception as exc:
                 self._probe.finish(exc)
@@ -611,7 +627,11 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
             try:
                 await self._inner.aclose()
             finally:
-                self._probe.finish()
+                probe = self._probe
+                if probe.end is None and probe.record is None:
+                    probe.end = perf_counter()
+                else:
+                    probe.finish()
 
     # The sync and async classes below are twins, kept in step by hand as httpcore
     # keeps its own: the hot path stays free of helper calls.
