@@ -122,12 +122,14 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         body_error = error
         raise
     finally:
-        result.verdicts = _judge.judge(budgets, recorder.requests, settings.budget_scale)
-        failure = _show.failure_text(result, recorder.failures, settings.budget_scale)
-        if failure and body_error is None:
-            pytest.fail(failure, pytrace=False)
-        elif failure and _route.plugin_error_in(body_error) is None:
-            item.add_report_section("call", "ttfb", failure)
+        # A test that skipped itself (or was interrupted) has nothing to be judged on.
+        if body_error is None or isinstance(body_error, Exception | pytest.fail.Exception):
+            result.verdicts = _judge.judge(budgets, recorder.requests, settings.budget_scale)
+            failure = _show.failure_text(result, recorder.failures, settings.budget_scale)
+            if failure and body_error is None:
+                pytest.fail(failure, pytrace=False)
+            elif failure and _route.plugin_error_in(body_error) is None:
+                item.add_report_section("call", "ttfb", failure)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -165,6 +167,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if _SETTINGS not in config.stash or config.stash[_SETTINGS].json_path is None:
+        return
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: never clobber the file
         return
     settings = config.stash[_SETTINGS]
     path = settings.json_path

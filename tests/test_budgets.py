@@ -263,3 +263,17 @@ def test_bad_marker_arguments_are_a_usage_error_naming_the_test(
         ]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_test_that_skips_itself_is_not_judged(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.max_ttfb(100)
+        def test_skips(ttfb):
+            pytest.skip("not today")
+    """)
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    assert "no request was recorded" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*::test_skips * max_ttfb(100 ms) * -"])
