@@ -44,7 +44,15 @@ from typing import Any, Protocol, TypeVar
 
 from ._store import PluginError, PoolSettings, Recorder, RequestTiming, _active, redact_url
 
-__all__ = ["Network", "instrument", "is_instrumented", "use_network"]
+__all__ = [
+    "FIRST_TOKEN_RULES",
+    "EventLoopMismatch",
+    "Network",
+    "guard_event_loop",
+    "instrument",
+    "use_first_token_rule",
+    "use_network",
+]
 
 # A body is a stream of server-sent events when its first line is an SSE field.
 _EVENT_FIELDS = (b"event:", b"data:", b"id:", b"retry:", b":")
@@ -776,14 +784,4 @@ def instrument(client: _Client) -> _Client:
     raise TypeError(
         "ttfb.watch() takes an httpx or httpx2 Client or AsyncClient, or an SDK client "
         f"built on one (anthropic.Anthropic, AsyncAnthropic); got {type(client).__qualname__}"
-    )
-
-
-def is_instrumented(client: Any) -> bool:
-    inner = getattr(client, "_client", client)
-    return any(
-        isinstance(
-            getattr(inner, "_transport", None), (stack.sync_transport, stack.async_transport)
-        )
-        for stack in _available_stacks()
     )

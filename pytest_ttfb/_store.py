@@ -1,8 +1,9 @@
 """store: the timing record, the per-test recorder, and which recorder is active.
 
-A record is created when the response headers arrive and completed (``total_ms``,
-``first_token_ms``, ``error``) when the body is closed, so a request is never lost
-even if the caller abandons the stream.
+The transports hand the active recorder a raw probe per request as soon as its
+response headers arrive (or it fails), so a request is never lost even if the caller
+abandons the stream; the ``RequestTiming`` is built from the probe when
+``Recorder.requests`` is read, and kept current while its body is still being read.
 """
 
 from __future__ import annotations
