@@ -12,7 +12,7 @@ from typing import Any
 from ._doctor import ClientReport, diagnose
 from ._judge import Budget, Verdict, describe_failure, nearest_rank
 from ._settings import Settings
-from ._store import RequestTiming
+from ._store import PoolSettings, RequestTiming
 
 __all__ = [
     "TestResult",
@@ -53,6 +53,45 @@ class TestResult:
         if "pass" in statuses:
             return "pass"
         return "n/a" if statuses else "-"
+
+    def to_wire(self) -> dict[str, Any]:
+        """Plain data, for a pytest-xdist worker to send to the controller on its report
+        (the offending requests of a verdict stay behind: the worker already wrote the
+        failure text)."""
+        return {
+            "nodeid": self.nodeid,
+            "requests": [asdict(r) for r in self.requests],
+            "budgets": [asdict(b) for b in self.budgets],
+            "verdicts": [
+                {
+                    "budget": asdict(v.budget),
+                    "status": v.status,
+                    "observed": v.observed,
+                    "reason": v.reason,
+                }
+                for v in self.verdicts
+            ],
+            "enforced": self.enforced,
+            "unmatched": list(self.unmatched),
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> TestResult:
+        def timing(fields: dict[str, Any]) -> RequestTiming:
+            pool = fields.pop("pool", None)
+            return RequestTiming(**fields, pool=PoolSettings(**pool) if pool else None)
+
+        return cls(
+            nodeid=data["nodeid"],
+            requests=[timing(dict(fields)) for fields in data["requests"]],
+            budgets=[Budget(**b) for b in data["budgets"]],
+            verdicts=[
+                Verdict(Budget(**v["budget"]), v["status"], v["observed"], v["reason"])
+                for v in data["verdicts"]
+            ],
+            enforced=data["enforced"],
+            unmatched=list(data["unmatched"]),
+        )
 
 
 def describe_unmatched(unmatched: Sequence[str]) -> str:

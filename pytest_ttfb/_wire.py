@@ -50,6 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS] = settings
     use_first_token_rule(settings.first_token)
     config.stash[_RESULTS] = []
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkerResults(config.stash[_RESULTS]), "ttfb-workers")
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
@@ -142,9 +144,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = str(own_error)
     if report.when == "call":
         results = item.config.stash[_RESULTS]
-        if results and results[-1].nodeid == item.nodeid:
+        if results and results[-1].nodeid == item.nodeid and results[-1].reportable:
             item.user_properties.extend(_show.junit_properties(results[-1]))
+            if hasattr(item.config, "workerinput"):  # pytest-xdist: send it home
+                report.ttfb_result = results[-1].to_wire()
     return report
+
+
+class _WorkerResults:
+    """On the pytest-xdist controller: each test a worker ran, as its report brings it.
+    (Only workers put results on reports, so a run without xdist counts nothing twice.)"""
+
+    def __init__(self, results: list[_show.TestResult]) -> None:
+        self.results = results
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = report.__dict__.get("ttfb_result")
+        if data is not None:
+            self.results.append(_show.TestResult.from_wire(data))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -147,3 +147,36 @@ def test_json_path_that_cannot_be_written_is_a_usage_error(pytester: pytest.Pyte
         result = pytester.runpytest(f"--ttfb-json={path}")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([f"ERROR: --ttfb-json: *{complaint}*"])
+
+
+def test_xdist_workers_records_reach_the_controller(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_one=SUITE,
+        test_two="""
+            import pytest
+
+            @pytest.mark.parametrize("n", range(4))
+            def test_many(n, ttfb_mock, ttfb_client):
+                ttfb_mock.get("https://api.test/x").respond(200)
+                for _ in range(n + 1):
+                    ttfb_client.get("https://api.test/x")
+        """,
+    )
+    result = pytester.runpytest("-n", "2", "--ttfb-json=r.json", "--junitxml=j.xml")
+    result.assert_outcomes(passed=6, failed=1)
+    document = json.loads((pytester.path / "r.json").read_text())
+    tests = {t["nodeid"]: t for t in document["tests"]}
+    assert len(tests) == 6  # every test that recorded something, from both workers
+    assert [len(tests[f"test_two.py::test_many[{n}]"]["requests"]) for n in range(4)] == [
+        1,
+        2,
+        3,
+        4,
+    ]
+    slow = tests["test_one.py::test_slow"]
+    assert slow["verdict"] == "FAIL"
+    assert slow["budgets"][0]["observed"] >= 200
+    result.stdout.fnmatch_lines(["*test_two.py::test_many?3? * 4 * 0 *"])
+    junit = ET.parse(pytester.path / "j.xml").getroot()
+    properties = [p.get("name") for p in junit.iter("property")]
+    assert properties.count("ttfb_requests") == 6
