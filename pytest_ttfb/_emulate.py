@@ -199,7 +199,11 @@ class Emulator:
         return self.rtt_ms
 
     def address_for(self, host: str) -> tuple[str, int, float]:
-        """``(relay host, relay port, rtt in seconds)`` for a connection to ``host``."""
+        """``(relay host, relay port, rtt in seconds)`` for a connection to ``host``.
+
+        It also has the server's certificate for ``host`` made now, inside the round
+        trip the client is charged for connecting, not during its TLS handshake."""
+        self.server.prepare_name(host)
         rtt = self.rtt_for(host)
         return "127.0.0.1", self._relays[rtt].port, rtt / 1000.0
 

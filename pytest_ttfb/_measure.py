@@ -197,7 +197,8 @@ class Network(Protocol):
     """Where instrumented clients connect instead, in emulate mode."""
 
     def address_for(self, host: str) -> tuple[str, int, float]:
-        """``(host, port, rtt in seconds)`` to connect to instead of ``host``."""
+        """``(host, port, rtt in seconds)`` to connect to instead of ``host``; any
+        preparation it does counts within the connect's round trip."""
         ...
 
     def trust(self, context: ssl.SSLContext) -> None:
@@ -510,7 +511,8 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 stream = self._inner.connect_tcp(
                     relay_host, relay_port, timeout, local_address, socket_options
                 )
-                self._inner.sleep(rtt)  # the TCP handshake's round trip
+                # The TCP handshake's round trip, counted from the start of the connect.
+                self._inner.sleep(max(0.0, started + rtt - perf_counter()))
                 return TimingNetworkStream(stream, _opened(started, started))
             try:
                 addresses, resolved = _resolve(host, port), perf_counter()
@@ -557,7 +559,7 @@ def _build_stack(httpx: ModuleType, httpcore: ModuleType) -> SimpleNamespace:
                 stream = await self._inner.connect_tcp(
                     relay_host, relay_port, timeout, local_address, socket_options
                 )
-                await self._inner.sleep(rtt)
+                await self._inner.sleep(max(0.0, started + rtt - perf_counter()))
                 return AsyncTimingNetworkStream(stream, _opened(started, started))
             try:
                 addresses, resolved = await _aresolve(host, port), perf_counter()

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import logging
 import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -92,10 +94,36 @@ class LocalServer:
         self.close()
 
     def start(self) -> None:
+        """Start serving, and return once the server answers, so that its start-up
+        does not land in the first request's timings."""
         self._thread.start()
         self._ready.wait(10)
         if self._error is not None:
             raise RuntimeError("the local server did not start") from self._error
+        self._wait_until_serving()
+
+    def _wait_until_serving(self, timeout: float = 10.0) -> None:
+        """Block until the server answers HTTP (then forget that request)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            connection = http.client.HTTPConnection("127.0.0.1", self.plain_port, timeout=2)
+            try:
+                connection.request("GET", "/pytest-ttfb/ready")
+                connection.getresponse().read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+            finally:
+                connection.close()
+        self.connections.clear()
+        self.requests = 0
+
+    def prepare_name(self, name: str) -> None:
+        """Make the certificate for ``name`` now, rather than during a handshake."""
+        if name and not name[:1].isdigit() and ":" not in name:  # IP addresses: default
+            self._context_for(name)
 
     def run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Run ``coroutine`` on the server's event loop and wait for its result."""
