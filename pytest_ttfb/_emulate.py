@@ -102,7 +102,7 @@ class _Relay:
                 self._pipe(reader, upstream, first, arrived),
                 self._pipe(up_reader, writer, b"", 0.0),
             )
-        except (ConnectionError, asyncio.CancelledError):
+        except OSError:  # either end went away: the connection is over
             pass
         finally:
             for end in (writer, upstream):
