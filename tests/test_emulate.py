@@ -266,3 +266,24 @@ def test_calls(anthropic_client, ttfb):
     for run, output in zip(runs, outputs, strict=True):
         assert run.returncode == 0, output
         assert "1 passed" in output
+
+
+def test_jitter_delays_but_never_reorders(pytester: pytest.Pytester) -> None:
+    # Each chunk waits RTT/2 plus up to jitter/2 each way; a long stream through it
+    # must arrive whole and in order, and no request can come back faster than R.
+    result = run_emulated(
+        pytester,
+        """
+def test_stream_under_jitter(anthropic_client, ttfb_mock, ttfb):
+    words = " ".join(f"w{i}" for i in range(60))
+    ttfb_mock.messages(text=words, token_interval=1)
+    for _ in range(3):
+        with anthropic_client.messages.stream(**ASK) as stream:
+            assert "".join(stream.text_stream) == words
+    for request in ttfb.requests:
+        assert request.ttfb_ms >= 0.9 * R
+""",
+        "--ttfb-jitter=80",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["mode: emulate (RTT 100 ms, jitter 80 ms);*"])

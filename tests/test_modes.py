@@ -226,3 +226,21 @@ def test_bad_options_are_usage_errors(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
     assert "INTERNALERROR" not in result.stderr.str()
+
+
+def test_live_mode_routes_intercept_nothing(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    pytester.makepyfile("""
+        import os, ssl, httpx2
+
+        def test_live(ttfb_mock, ttfb):
+            url = os.environ["TTFB_TEST_URL"] + "/ok"
+            ttfb_mock.get(url).respond(500)  # declared, but live mode sends to the network
+            context = ssl.create_default_context(cafile=os.environ["TTFB_TEST_CA"])
+            with ttfb.watch(httpx2.Client(verify=context)) as client:
+                assert client.get(url).status_code == 200
+            assert ttfb.requests[0].new_connection
+    """)
+    pytester.runpytest("--ttfb-live").assert_outcomes(passed=1)
+    assert local_server.requests == 1
