@@ -214,6 +214,22 @@ def test_pooled_clients_default_to_the_recipe(pytester: pytest.Pytester) -> None
             "ini key ttfb_max_connections: expected a whole number > 0, got 'many'",
         ),
         ([], "ttfb_http2 = perhaps", "ini key ttfb_http2: expected true or false, got 'perhaps'"),
+        (
+            ["--ttfb-first-token=first"],
+            "",
+            "--ttfb-first-token: expected one of delta, visible, openai, got 'first'",
+        ),
+        (["--ttfb-jitter=-1"], "", "--ttfb-jitter: expected milliseconds >= 0, got '-1'"),
+        (
+            [],
+            "ttfb_regions = eu-west-1",
+            "ini key ttfb_regions: expected NAME:RTT_MS, got 'eu-west-1'",
+        ),
+        (
+            [],
+            "ttfb_regions = eu-west-1:far",
+            "ini key ttfb_regions (eu-west-1): expected milliseconds >= 0, got 'far'",
+        ),
     ],
 )
 def test_bad_options_are_usage_errors(
