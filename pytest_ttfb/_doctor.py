@@ -48,8 +48,7 @@ def peak_concurrency(requests: Sequence[RequestTiming]) -> int:
     """The most requests in flight at once (from start to body closed)."""
     edges: list[tuple[float, int]] = []
     for request in requests:
-        end = request.started_at + (request.total_ms or request.ttfb_ms or 0.0) / 1000.0
-        edges += [(request.started_at, 1), (end, -1)]
+        edges += [(request.started_at, 1), (request.ended_at, -1)]
     peak = current = 0
     for _, step in sorted(edges, key=lambda edge: (edge[0], edge[1])):
         current += step

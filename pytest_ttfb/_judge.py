@@ -265,11 +265,10 @@ def hints(record: RequestTiming, requests: Sequence[RequestTiming]) -> list[str]
             if r is not record
             and r.origin == record.origin
             and r.total_ms is not None
-            and r.started_at + r.total_ms / 1000.0 <= record.started_at
+            and r.ended_at <= record.started_at
         ]
         if earlier:
-            last = max(earlier, key=lambda r: r.started_at + (r.total_ms or 0) / 1000.0)
-            gap = record.started_at - (last.started_at + (last.total_ms or 0) / 1000.0)
+            gap = record.started_at - max(r.ended_at for r in earlier)
             expiry = pool.keepalive_expiry if pool else None
             if expiry is not None and gap > expiry:
                 found.append(
@@ -303,14 +302,13 @@ def hints(record: RequestTiming, requests: Sequence[RequestTiming]) -> list[str]
             f"{_fmt(wait)} ms waiting for a connection from the pool: {limit}is below the "
             "concurrency; raise Limits(max_connections=...) or enable HTTP/2"
         )
-    if record.connect_ms is not None:
-        tcp = record.connect_ms - (record.dns_ms or record.pool_wait_ms or 0.0)
-        if tcp > CONNECT_HINT_MS:
-            found.append(
-                f"TCP connect took {_fmt(tcp)} ms (over {CONNECT_HINT_MS:g} ms): the server "
-                "is far from this machine; pin a base URL near the caller "
-                "(ANTHROPIC_BASE_URL or --ttfb-base-url)"
-            )
+    tcp = record.tcp_connect_ms
+    if tcp is not None and tcp > CONNECT_HINT_MS:
+        found.append(
+            f"TCP connect took {_fmt(tcp)} ms (over {CONNECT_HINT_MS:g} ms): the server "
+            "is far from this machine; pin a base URL near the caller "
+            "(ANTHROPIC_BASE_URL or --ttfb-base-url)"
+        )
     return found
 
 

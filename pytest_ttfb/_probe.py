@@ -41,13 +41,8 @@ class ProbeResult:
 
     @property
     def tcp_connect_ms(self) -> float | None:
-        """Median TCP connect alone (connect minus what came before it)."""
-        values = [
-            r.connect_ms - (r.dns_ms or r.pool_wait_ms or 0.0)
-            for r in self.cold
-            if r.connect_ms is not None
-        ]
-        return statistics.median(values) if values else None
+        """Median TCP connect alone, over the cold samples."""
+        return self.median("cold", "tcp_connect_ms")
 
 
 def main(

@@ -103,6 +103,19 @@ class RequestTiming:
         return self.connection_id is not None and not self.reused
 
     @property
+    def ended_at(self) -> float:
+        """When the request ended on the process clock (s): body closed, else headers
+        received, else when it started."""
+        return self.started_at + (self.total_ms or self.ttfb_ms or 0.0) / 1000.0
+
+    @property
+    def tcp_connect_ms(self) -> float | None:
+        """The TCP connect alone (``connect_ms`` is cumulative, like curl's)."""
+        if self.connect_ms is None:
+            return None
+        return self.connect_ms - (self.dns_ms or self.pool_wait_ms or 0.0)
+
+    @property
     def origin(self) -> str:
         parts = urlsplit(self.url)
         return f"{parts.scheme}://{parts.netloc}"
