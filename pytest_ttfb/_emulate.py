@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._server import LocalServer, Receive, Send, read_body
+from ._server import LocalServer, Receive, Send, read_body, respond
 
 __all__ = ["Emulator", "Region"]
 
@@ -260,11 +260,4 @@ class Emulator:
 
 
 async def _error(send: Send, status: int, text: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
-        }
-    )
-    await send({"type": "http.response.body", "body": text.encode(), "more_body": False})
+    await respond(send, status, [(b"content-type", b"text/plain; charset=utf-8")], [text.encode()])
