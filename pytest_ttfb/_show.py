@@ -41,6 +41,10 @@ class TestResult:
     unmatched: list[str] = field(default_factory=list)
 
     @property
+    def new_connections(self) -> int:
+        return sum(1 for r in self.requests if r.new_connection)
+
+    @property
     def reportable(self) -> bool:
         """Reports list the tests that sent a request or declared a budget."""
         return bool(self.requests or self.budgets)
@@ -184,7 +188,7 @@ def summary_lines(results: Sequence[TestResult], settings: Settings) -> list[str
             (
                 result.nodeid,
                 str(len(result.requests)),
-                str(sum(1 for r in result.requests if r.new_connection)),
+                str(result.new_connections),
                 ",".join(v.replace("HTTP/", "") for v in versions) or "-",
                 _cell(ttfbs, 50),
                 _cell(ttfbs, 95),
@@ -280,7 +284,7 @@ def junit_properties(result: TestResult) -> list[tuple[str, object]]:
     ttfbs = _ttfbs(result)
     properties: list[tuple[str, object]] = [
         ("ttfb_requests", len(result.requests)),
-        ("ttfb_new_connections", sum(1 for r in result.requests if r.new_connection)),
+        ("ttfb_new_connections", result.new_connections),
     ]
     if ttfbs:
         properties += [
