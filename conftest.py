@@ -14,9 +14,11 @@ import httpx  # noqa: F401
 import httpx2  # noqa: F401
 import hypercorn.asyncio  # noqa: F401
 import pytest
+import respx  # noqa: F401
 import trustme  # noqa: F401
 
-from pytest_ttfb._server import LocalServer
+import pytest_ttfb.modes.mock  # noqa: F401
+from pytest_ttfb.modes.server import LocalServer
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def main() -> None:
     import httpx2
 
     from pytest_ttfb import Recorder, watch
-    from pytest_ttfb._store import set_active_recorder
+    from pytest_ttfb.measure.active import set_active_sink as set_active_recorder
 
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True

@@ -110,9 +110,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from pytest_ttfb import Recorder, TtfbRouter
-    from pytest_ttfb._emulate import Emulator, Region
-    from pytest_ttfb._measure import use_network
-    from pytest_ttfb._store import set_active_recorder
+    from pytest_ttfb.measure.active import set_active_sink as set_active_recorder
+    from pytest_ttfb.measure.network import use_network
+    from pytest_ttfb.modes.emulate import Emulator, Region
 
     emulator = Emulator(args.rtt, regions=[Region(NEAR, args.near_rtt)])
     emulator.start()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pytest_ttfb._measure import _FirstTokenScanner
+from pytest_ttfb.measure.scanner import FirstTokenScanner
 
 
 def test_event_name_split_across_reads_is_found(pytester: pytest.Pytester) -> None:
@@ -67,7 +67,7 @@ CONTENT = b'data: {"choices": [{"delta": {"content": "Hi"}}]}\n\n'
     ],
 )
 def test_scanner(rule: str, chunks: list[bytes], found_at: int | str | None) -> None:
-    scanner = _FirstTokenScanner(rule)
+    scanner = FirstTokenScanner(rule)
     outcome: int | str | None = "never"
     for index, chunk in enumerate(chunks):
         result = scanner.feed(chunk)

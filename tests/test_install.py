@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_ttfb._settings import OPTIONS
+from pytest_ttfb.settings import OPTIONS
 
 
 def test_help_lists_every_option_in_the_ttfb_group(pytester: pytest.Pytester) -> None:

@@ -4,7 +4,10 @@ produce (a far server) and the percentile rule."""
 import pytest
 
 from pytest_ttfb import PoolSettings, RequestTiming
-from pytest_ttfb._judge import Budget, hints, judge, nearest_rank
+from pytest_ttfb.budgets.explain import hints
+from pytest_ttfb.budgets.judge import judge
+from pytest_ttfb.budgets.kinds import Budget
+from pytest_ttfb.stats import nearest_rank
 
 POOL = PoolSettings(http2=True, max_connections=20, keepalive_expiry=60.0)
 

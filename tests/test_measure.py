@@ -7,7 +7,7 @@ server (TTFB_TEST_URL, trusting TTFB_TEST_CA).
 
 import pytest
 
-from pytest_ttfb._server import LocalServer
+from pytest_ttfb.modes.server import LocalServer
 
 CLIENTS = """
 import os, ssl

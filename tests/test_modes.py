@@ -3,7 +3,7 @@ options that choose them."""
 
 import pytest
 
-from pytest_ttfb._server import LocalServer
+from pytest_ttfb.modes.server import LocalServer
 
 NO_SOCKETS = """
 import socket

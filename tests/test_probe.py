@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from pytest_ttfb._server import LocalServer
+from pytest_ttfb.modes.server import LocalServer
 
 
 def test_probe_on_the_emulated_network_recommends_the_near_region(

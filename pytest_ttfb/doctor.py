@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ._store import PoolSettings, RequestTiming
+from .measure.record import PoolSettings, RequestTiming
 
-__all__ = ["Finding", "diagnose"]
+__all__ = ["ClientReport", "Finding", "diagnose"]
 
 RECIPE_KEEPALIVE_S = 60.0
 # httpx's default keep-alive expiry, which the Anthropic SDK keeps: 5 s.

@@ -19,11 +19,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ._judge import CONNECT_HINT_MS
-from ._measure import _short_error, instrument
-from ._route import emulated_network
-from ._settings import Settings
-from ._store import Recorder, RequestTiming, active_recorder, set_active_recorder
+from .budgets.explain import CONNECT_HINT_MS
+from .measure.active import active_sink, set_active_sink
+from .measure.inflight import short_error
+from .measure.record import RequestTiming
+from .measure.recorder import Recorder
+from .measure.stacks import instrument
+from .modes import emulated_network
+from .settings import Settings
 
 __all__ = ["ProbeResult", "main", "probe", "report_lines"]
 
@@ -72,9 +75,9 @@ def probe(urls: Sequence[str], samples: int) -> list[ProbeResult]:
     """Measure each URL ``samples`` times cold and ``samples`` times warm."""
     import httpx2
 
-    previous = active_recorder()
+    previous = active_sink()
     recorder = Recorder("pytest-ttfb probe")
-    set_active_recorder(recorder)
+    set_active_sink(recorder)
     results = []
     try:
         for url in urls:
@@ -87,10 +90,10 @@ def probe(urls: Sequence[str], samples: int) -> list[ProbeResult]:
                     _one(client, url, recorder)  # opens the connection the rest reuse
                     result.warm = [_one(client, url, recorder) for _ in range(samples)]
             except httpx2.HTTPError as exc:
-                result.error = _short_error(exc)
+                result.error = short_error(exc)
             results.append(result)
     finally:
-        set_active_recorder(previous)
+        set_active_sink(previous)
     return results
 
 

@@ -1,12 +1,9 @@
-"""route: where a test's requests go in each mode.
+"""mock: ``TtfbRouter``, the ``ttfb_mock`` fixture's respx router.
 
-- mock: ``TtfbRouter``, a respx router that intercepts both stacks: respx's own
-  ``HTTPCoreMocker`` for httpx, and ``HTTPCore2Mocker`` (the same mocker with
-  ``httpcore2`` targets) for httpx2, so the Anthropic SDK is mocked too. Nothing
-  opens a socket; routes can declare a server latency.
-- emulate: the same routes, answered by a local TLS + HTTP/2 server behind relays that
-  add round-trip time (``_emulate``); instrumented clients connect there instead.
-- live: nothing is intercepted.
+It intercepts both stacks: respx's own ``HTTPCoreMocker`` for httpx, and
+``HTTPCore2Mocker`` (the same mocker with ``httpcore2`` targets) for httpx2, so the
+Anthropic SDK is mocked too. Nothing opens a socket; routes can declare a server
+latency. In emulate mode the same router answers from the emulated server instead.
 """
 
 from __future__ import annotations
@@ -21,22 +18,20 @@ import respx
 from respx.mocks import HTTPCoreMocker, Mocker
 from respx.models import AllMockedAssertionError, Route
 
-from . import _anthropic
-from ._emulate import Emulator, Region
-from ._measure import use_network
-from ._settings import Settings
-from ._store import PluginError, active_recorder, redact_url
+from ..errors import PluginError
+from ..measure.active import active_sink
+from ..providers import anthropic as _anthropic
+from ..redact import redact_url
 
-__all__ = [
-    "MESSAGES_PATH",
-    "HTTPCore2Mocker",
-    "TtfbRouter",
-    "UnmatchedRequest",
-    "anthropic_client_options",
-]
+__all__ = ["MESSAGES_PATH", "HTTPCore2Mocker", "PacedStream", "TtfbRouter", "UnmatchedRequest"]
 
 MESSAGES_PATH = r"/v1/messages$"
-_MOCK_API_KEY = "ttfb-mock-key"
+
+
+# respx keeps a registry of mocker names; a re-import of this module (pytester's
+# in-process runs unload modules between runs) must replace our own earlier entry.
+if getattr(Mocker.registry.get("httpcore2"), "__module__", None) == __name__:
+    Mocker._Mocker__registry.pop("httpcore2")  # type: ignore[attr-defined]  # the dict behind .registry
 
 
 class HTTPCore2Mocker(HTTPCoreMocker):
@@ -70,9 +65,9 @@ class UnmatchedRequest(PluginError, AllMockedAssertionError):
 
 def _unmatched(request: httpx.Request) -> UnmatchedRequest:
     described = f"{request.method} {redact_url(str(request.url))}"
-    recorder = active_recorder()
-    if recorder is not None:
-        recorder.unmatched.append(described)
+    sink = active_sink()
+    if sink is not None:
+        sink.unmatched.append(described)
     return UnmatchedRequest(
         f"pytest-ttfb: no ttfb_mock route matches {described}. Declare one on the "
         "ttfb_mock fixture (a respx router), or run with --ttfb-mode=live to send it "
@@ -247,85 +242,3 @@ class TtfbRouter(respx.MockRouter):
                 self.reset()
             for mocker in self._MOCKERS:
                 mocker.stop()
-
-
-def anthropic_client_options(
-    mode: str, base_url: str | None, environ: dict[str, str]
-) -> tuple[dict[str, Any], str | None]:
-    """Keyword arguments for ``anthropic.Anthropic`` in ``mode``, or a reason to skip.
-
-    Mock and emulate modes never send the user's key anywhere, not even to the local
-    server: they use a placeholder. Live mode needs ``ANTHROPIC_API_KEY``.
-    """
-    options: dict[str, Any] = {}
-    if base_url:
-        options["base_url"] = base_url
-    if mode == "live":
-        key = environ.get("ANTHROPIC_API_KEY")
-        if not key:
-            return options, (
-                "ANTHROPIC_API_KEY is not set: live mode sends real requests "
-                "to the Anthropic API and needs a key"
-            )
-        options["api_key"] = key
-    else:
-        options["api_key"] = _MOCK_API_KEY
-    return options, None
-
-
-def needs_mock(
-    mode: str, fixturenames: list[str], plugin_fixtures: frozenset[str], has_budgets: bool
-) -> bool:
-    """Mock (and emulate) mode answers only the tests that use the plugin, so installing
-    it never breaks a suite's other tests that talk to real servers."""
-    return mode != "live" and (has_budgets or not plugin_fixtures.isdisjoint(fixturenames))
-
-
-@contextlib.contextmanager
-def serving(router: TtfbRouter, mode: str, emulator: Emulator | None) -> Iterator[TtfbRouter]:
-    """Make ``router`` answer the test's requests in ``mode``: respx in-process (mock),
-    the emulated server (emulate), or nothing (live)."""
-    if mode == "mock":
-        with router:
-            yield router
-    elif mode == "emulate" and emulator is not None:
-        emulator.route_to(router)
-        try:
-            yield router
-        finally:
-            emulator.route_to(None)
-    else:
-        yield router
-
-
-@contextlib.contextmanager
-def emulated_network(settings: Settings) -> Iterator[Emulator | None]:
-    """In emulate mode, the session's network: started here, stopped on the way out
-    (tests failing or the run interrupted alike)."""
-    if settings.mode != "emulate":
-        yield None
-        return
-    emulator = Emulator(
-        settings.rtt_ms,
-        jitter_ms=settings.jitter_ms,
-        regions=[Region(name, rtt) for name, rtt in settings.regions],
-    )
-    emulator.start()
-    use_network(emulator)
-    try:
-        yield emulator
-    finally:
-        use_network(None)
-        emulator.stop()
-
-
-def plugin_error_in(error: BaseException | None) -> PluginError | None:
-    """pytest-ttfb's own error in ``error``'s chain of causes (an SDK wraps what the
-    transport raised in an APIConnectionError of its own), if there is one."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, PluginError):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._server import LocalServer, Receive, Send, read_body, respond
+from .server import LocalServer, Receive, Send, read_body, respond
 
 __all__ = ["Emulator", "Region"]
 
@@ -216,7 +216,7 @@ class Emulator:
         """Answer from the running test's routes, as respx would in mock mode."""
         import httpx
 
-        from ._route import UnmatchedRequest
+        from .mock import UnmatchedRequest
 
         body = await read_body(receive)
         headers = [(bytes(k), bytes(v)) for k, v in scope["headers"]]

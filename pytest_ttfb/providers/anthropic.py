@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_REPLY", "Reply", "error_json", "request_wants_stream"]
+__all__ = ["DEFAULT_REPLY", "Reply", "client_options", "error_json", "request_wants_stream"]
 
 DEFAULT_REPLY = "Hello from pytest-ttfb."
+MOCK_API_KEY = "ttfb-mock-key"
 _ids = itertools.count(1)
 
 # The API's error type for each status it uses (https://docs.anthropic.com/en/api/errors).
@@ -161,3 +162,27 @@ class Reply:
             ("tail", _event("message_stop", {"type": "message_stop"})),
         ]
         return events
+
+
+def client_options(
+    mode: str, base_url: str | None, environ: dict[str, str]
+) -> tuple[dict[str, Any], str | None]:
+    """Keyword arguments for ``anthropic.Anthropic`` in ``mode``, or a reason to skip.
+
+    Mock and emulate modes never send the user's key anywhere, not even to the local
+    server: they use a placeholder. Live mode needs ``ANTHROPIC_API_KEY``.
+    """
+    options: dict[str, Any] = {}
+    if base_url:
+        options["base_url"] = base_url
+    if mode == "live":
+        key = environ.get("ANTHROPIC_API_KEY")
+        if not key:
+            return options, (
+                "ANTHROPIC_API_KEY is not set: live mode sends real requests "
+                "to the Anthropic API and needs a key"
+            )
+        options["api_key"] = key
+    else:
+        options["api_key"] = MOCK_API_KEY
+    return options, None

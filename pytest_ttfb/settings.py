@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from ._measure import FIRST_TOKEN_RULES
+from .measure.scanner import DEFAULT_RULE, FIRST_TOKEN_RULES
 
-__all__ = ["MODES", "OPTIONS", "PoolConfig", "Settings", "resolve"]
+__all__ = ["DEFAULT_RTT_MS", "MODES", "OPTIONS", "RECIPE", "PoolConfig", "Settings", "resolve"]
 
 MODES = ("mock", "emulate", "live")
+DEFAULT_RTT_MS = 50.0
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,12 @@ OPTIONS = (
         metavar="MODE",
     ),
     Option("--ttfb-live", "ttfb_live", "shorthand for --ttfb-mode=live.", kind="bool"),
-    Option("--ttfb-rtt", "ttfb_rtt", "emulated round-trip time in ms (default 50).", metavar="MS"),
+    Option(
+        "--ttfb-rtt",
+        "ttfb_rtt",
+        f"emulated round-trip time in ms (default {DEFAULT_RTT_MS:g}).",
+        metavar="MS",
+    ),
     Option(
         "--ttfb-jitter",
         "ttfb_jitter",
@@ -80,30 +86,9 @@ OPTIONS = (
 
 
 @dataclass(frozen=True)
-class PoolSetting:
-    """An ini key for the pooled clients, with the recipe's default."""
-
-    ini: str
-    default: float | int | bool
-    help: str
-
-
-POOL_SETTINGS = (
-    PoolSetting("ttfb_max_connections", 20, "pooled clients: Limits.max_connections"),
-    PoolSetting(
-        "ttfb_max_keepalive_connections", 20, "pooled clients: Limits.max_keepalive_connections"
-    ),
-    PoolSetting("ttfb_keepalive_expiry", 60.0, "pooled clients: Limits.keepalive_expiry (s)"),
-    PoolSetting("ttfb_http2", True, "pooled clients: negotiate HTTP/2"),
-    PoolSetting("ttfb_connect_timeout", 5.0, "pooled clients: Timeout.connect (s)"),
-    PoolSetting("ttfb_read_timeout", 120.0, "pooled clients: Timeout.read (s)"),
-    PoolSetting("ttfb_write_timeout", 10.0, "pooled clients: Timeout.write (s)"),
-    PoolSetting("ttfb_pool_timeout", 10.0, "pooled clients: Timeout.pool (s)"),
-)
-
-
-@dataclass(frozen=True)
 class PoolConfig:
+    """The pooled clients' settings. The defaults are the recipe, written here only."""
+
     max_connections: int = 20
     max_keepalive_connections: int = 20
     keepalive_expiry: float = 60.0
@@ -114,18 +99,52 @@ class PoolConfig:
     pool_timeout: float = 10.0
 
 
+RECIPE = PoolConfig()
+
+
+@dataclass(frozen=True)
+class PoolSetting:
+    """An ini key for the pooled clients; its default is the recipe's."""
+
+    ini: str
+    help: str
+
+    @property
+    def field(self) -> str:
+        return self.ini.removeprefix("ttfb_")
+
+    @property
+    def default(self) -> float | int | bool:
+        value: float | int | bool = getattr(RECIPE, self.field)
+        return value
+
+
+POOL_SETTINGS = (
+    PoolSetting("ttfb_max_connections", "pooled clients: Limits.max_connections"),
+    PoolSetting(
+        "ttfb_max_keepalive_connections", "pooled clients: Limits.max_keepalive_connections"
+    ),
+    PoolSetting("ttfb_keepalive_expiry", "pooled clients: Limits.keepalive_expiry (s)"),
+    PoolSetting("ttfb_http2", "pooled clients: negotiate HTTP/2"),
+    PoolSetting("ttfb_connect_timeout", "pooled clients: Timeout.connect (s)"),
+    PoolSetting("ttfb_read_timeout", "pooled clients: Timeout.read (s)"),
+    PoolSetting("ttfb_write_timeout", "pooled clients: Timeout.write (s)"),
+    PoolSetting("ttfb_pool_timeout", "pooled clients: Timeout.pool (s)"),
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     mode: str = "mock"
-    rtt_ms: float = 50.0
+    rtt_ms: float = DEFAULT_RTT_MS
     jitter_ms: float = 0.0
     regions: tuple[tuple[str, float], ...] = ()
-    first_token: str = "delta"
+    first_token: str = DEFAULT_RULE
     base_url: str | None = None
     json_path: str | None = None
     budget_scale: float = 1.0
     enforce_budgets: bool = True
-    pool: PoolConfig = PoolConfig()
+    pool: PoolConfig = RECIPE
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -222,7 +241,7 @@ def _pool(config: pytest.Config) -> PoolConfig:
         raw, source = _raw(config, setting.ini)
         if raw is None:
             continue
-        field = setting.ini.removeprefix("ttfb_")
+        field = setting.field
         if isinstance(setting.default, bool):
             values[field] = _bool(raw, source)
         elif isinstance(setting.default, int):
@@ -284,7 +303,7 @@ def resolve(config: pytest.Config) -> Settings:
             )
         mode = "live"
 
-    rtt = _option_number(config, "ttfb_rtt", 50.0, strict=False, what="milliseconds")
+    rtt = _option_number(config, "ttfb_rtt", DEFAULT_RTT_MS, strict=False, what="milliseconds")
     jitter = _option_number(config, "ttfb_jitter", 0.0, strict=False, what="milliseconds")
     scale = _option_number(config, "ttfb_budget_scale", 1.0, strict=True, what="a factor")
     no_budgets, no_budgets_source = _raw(config, "ttfb_no_budgets")
@@ -292,7 +311,7 @@ def resolve(config: pytest.Config) -> Settings:
     if base_url is None:
         base_url = os.environ.get("ANTHROPIC_BASE_URL") or None
     first_token, first_token_source = _raw(config, "ttfb_first_token")
-    first_token = str(first_token or "delta").strip().lower()
+    first_token = str(first_token or DEFAULT_RULE).strip().lower()
     if first_token not in FIRST_TOKEN_RULES:
         raise pytest.UsageError(
             f"{first_token_source}: expected one of {', '.join(FIRST_TOKEN_RULES)}, "

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-from . import _anthropic
+from ..providers import anthropic as _anthropic
 
 __all__ = ["App", "LocalServer"]
 

@@ -1,0 +1,112 @@
+"""clients: the pooled, instrumented clients and SDK clients the session fixtures hand out.
+
+The recipe (``settings.RECIPE``): one shared client with generous limits, a long
+keep-alive, HTTP/2 and bounded timeouts; each overridable by an ini key. Which stack
+an SDK client sits on follows the installed SDK: anthropic 0.x runs on httpx,
+anthropic 1.x and later on httpx2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import os
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from .measure.loop_guard import guard_event_loop
+from .measure.stacks import instrument
+from .providers.anthropic import client_options
+from .settings import PoolConfig, Settings
+
+__all__ = [
+    "anthropic_client",
+    "anthropic_stack",
+    "close_async",
+    "import_or_fail",
+    "pooled_client",
+]
+
+# What to install for each package a fixture needs, and what needs it.
+_INSTALL = {
+    "httpx": "pip install httpx",
+    "httpx2": "pip install httpx2",
+    "h2": "pip install h2",
+    "anthropic": "pip install 'pytest-ttfb[anthropic]'",
+    "hypercorn": "pip install 'pytest-ttfb[emulate]'",
+    "trustme": "pip install 'pytest-ttfb[emulate]'",
+}
+
+
+def import_or_fail(name: str, needed_by: str) -> ModuleType:
+    """Import ``name`` for ``needed_by``, or fail the test with the line that fixes it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        install = _INSTALL.get(name, f"pip install {name}")
+        pytest.fail(f"pytest-ttfb: {needed_by} needs {name}, which is not installed: {install}")
+
+
+def pooled_client(
+    module: Any, config: PoolConfig, *, asynchronous: bool = False, name: str = "client"
+) -> Any:
+    """An instrumented ``Client`` (or ``AsyncClient``) of ``module`` (httpx or httpx2).
+    An async one refuses to run on a second event loop (it is shared by the session)."""
+    if config.http2:
+        import_or_fail("h2", f"{name} (http2=True)")
+    limits = module.Limits(
+        max_connections=config.max_connections,
+        max_keepalive_connections=config.max_keepalive_connections,
+        keepalive_expiry=config.keepalive_expiry,
+    )
+    timeout = module.Timeout(
+        connect=config.connect_timeout,
+        read=config.read_timeout,
+        write=config.write_timeout,
+        pool=config.pool_timeout,
+    )
+    client_class = module.AsyncClient if asynchronous else module.Client
+    client = instrument(client_class(limits=limits, timeout=timeout, http2=config.http2))
+    if asynchronous:
+        guard_event_loop(client, name)
+    return client
+
+
+def anthropic_stack() -> str:
+    """The HTTP stack the installed anthropic SDK runs on: ``httpx`` for 0.x,
+    ``httpx2`` from 1.0 on (read from its metadata, without importing it)."""
+    try:
+        version = metadata.version("anthropic")
+    except metadata.PackageNotFoundError:
+        return "httpx2"
+    major = version.split(".", 1)[0]
+    return "httpx" if major == "0" else "httpx2"
+
+
+def anthropic_client(
+    request: pytest.FixtureRequest, settings: Settings, *, asynchronous: bool
+) -> Any:
+    """An ``Anthropic`` (or ``AsyncAnthropic``) on the session's pooled client of the
+    installed SDK's stack, pointed where the mode says; skipped in live mode without
+    a key."""
+    name = "async_anthropic_client" if asynchronous else "anthropic_client"
+    anthropic = import_or_fail("anthropic", name)
+    options, skip = client_options(settings.mode, settings.base_url, dict(os.environ))
+    if skip:
+        pytest.skip(skip)
+    stack = "ttfb" if anthropic_stack() == "httpx2" else "ttfb_httpx"
+    pooled = request.getfixturevalue(f"{stack}_async_client" if asynchronous else f"{stack}_client")
+    sdk_class = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
+    return sdk_class(http_client=pooled, **options)
+
+
+def close_async(client: Any) -> None:
+    """Close a session-scoped async client after the session's event loops are gone:
+    on a loop of its own, letting a connection bound to a closed loop go with the
+    garbage."""
+    with contextlib.suppress(Exception):
+        asyncio.run(client.aclose())

@@ -1,0 +1,193 @@
+"""Wrappers for the transport, network backend, network stream and byte stream.
+
+``_async.py`` is the source; ``_sync.py`` is generated from it by ``.ci/unasync.py``
+(as httpcore generates its ``_sync`` package), and CI fails when the two differ, so
+the twins cannot drift. Edit ``_async.py``, then run ``python .ci/unasync.py``.
+
+The classes here subclass nothing of httpx's: ``stacks`` binds each to one stack by
+deriving a class from it and that stack's base (httpx asserts the response stream's
+type), and sets the class attributes naming its partners (``stream_class``,
+``backend_class``, ``byte_stream_class``). Methods do bare attribute stores on the
+hot path and call no helpers, for the overhead budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from time import perf_counter
+from typing import Any
+
+from .active import active
+from .inflight import InFlight, current, opened, pool_settings
+from .loop_guard import LoopGuard
+from .network import emulation, resolve_async
+from .scanner import FirstTokenScanner
+
+__all__ = [
+    "AsyncTimingBackend",
+    "AsyncTimingByteStream",
+    "AsyncTimingNetworkStream",
+    "AsyncTimingTransport",
+]
+
+
+class AsyncTimingNetworkStream:
+    """A connection's stream: stamps the request's first write and TLS handshake."""
+
+    def __init__(self, inner: Any, connection: Any) -> None:
+        self._inner = inner
+        self.ttfb_connection = connection
+        # Pass-throughs bound to the inner stream: no extra frame per call.
+        self.read = inner.read
+        self.aclose = inner.aclose
+        self.get_extra_info = inner.get_extra_info
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        request = current.get()
+        if request is not None and request.sent is None:
+            request.sent = perf_counter()
+        await self._inner.write(buffer, timeout)
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> Any:
+        if emulation.network is not None and ssl_context is not None:
+            emulation.network.trust(ssl_context)
+        inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        request = current.get()
+        if request is not None:
+            request.tls_end = perf_counter()
+        return type(self)(inner, self.ttfb_connection)
+
+
+class AsyncTimingBackend:
+    """Times DNS and TCP connect, and tags each stream with its connection."""
+
+    stream_class: Any = AsyncTimingNetworkStream  # the stack's subclass, set by stacks
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> Any:
+        started = perf_counter()
+        network = emulation.network
+        if network is not None:
+            relay_host, relay_port, rtt = network.address_for(host)
+            stream = await self._inner.connect_tcp(
+                relay_host, relay_port, timeout, local_address, socket_options
+            )
+            # The TCP handshake's round trip, counted from the start of the connect.
+            await self._inner.sleep(max(0.0, started + rtt - perf_counter()))
+            return self.stream_class(stream, opened(started, started))
+        try:
+            addresses, resolved = await resolve_async(host, port), perf_counter()
+        except OSError:  # let the stack's own backend raise its ConnectError
+            addresses, resolved = [host], None
+        for address in addresses[:-1]:
+            try:
+                stream = await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+                break
+            except Exception:
+                continue
+        else:
+            stream = await self._inner.connect_tcp(
+                addresses[-1], port, timeout, local_address, socket_options
+            )
+        return self.stream_class(stream, opened(started, resolved))
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> Any:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class AsyncTimingByteStream:
+    """A response body: stamps the first body byte, the first token and the end."""
+
+    def __init__(self, inner: Any, request: InFlight) -> None:
+        self._inner = inner
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        scanner: FirstTokenScanner | None = None
+        watching = True  # until the first token, or until the body is no stream
+        try:
+            async for chunk in self._inner:
+                if watching:
+                    scanner = self._request.body_chunk(scanner, chunk)
+                    watching = scanner is not None
+                yield chunk
+        except Exception as exc:
+            self._request.finish(exc)
+            raise
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            request = self._request
+            if request.end is None and request.record is None:  # the usual case, inline
+                request.end = perf_counter()
+            else:
+                request.finish()
+
+
+class AsyncTimingTransport:
+    """Wraps a client's transport; records one ``RequestTiming`` per request."""
+
+    backend_class: Any = AsyncTimingBackend  # the stack's subclasses, set by stacks
+    byte_stream_class: Any = AsyncTimingByteStream
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.loop_guard: LoopGuard | None = None  # set for session-scoped async clients
+        pool: Any = getattr(inner, "_pool", None)
+        self.pool_settings = pool_settings(pool)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is not None and not isinstance(backend, self.backend_class):
+            pool._network_backend = self.backend_class(backend)
+
+    async def handle_async_request(self, request: Any) -> Any:
+        if self.loop_guard is not None:
+            self.loop_guard.check()
+        sink = active.sink
+        if sink is None:  # no test running: nothing to record into
+            return await self.inner.handle_async_request(request)
+        inflight = InFlight(perf_counter(), request, self.pool_settings, sink.when)
+        token = current.set(inflight)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except BaseException as exc:
+            inflight.finish(exc)
+            sink.pending.append(inflight)
+            raise
+        finally:
+            current.reset(token)
+        inflight.headers_at = perf_counter()
+        inflight.status = response.status_code
+        inflight.extensions = response.extensions
+        sink.pending.append(inflight)  # list.append is atomic: threads may share it
+        response.stream = self.byte_stream_class(response.stream, inflight)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def __aenter__(self) -> AsyncTimingTransport:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *args: Any) -> None:
+        await self.inner.__aexit__(*args)

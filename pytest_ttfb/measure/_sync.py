@@ -1,0 +1,195 @@
+# Generated from _async.py by .ci/unasync.py: do not edit; edit _async.py and run
+# python .ci/unasync.py (CI checks the two match).
+"""Wrappers for the transport, network backend, network stream and byte stream.
+
+``_async.py`` is the source; ``_sync.py`` is generated from it by ``.ci/unasync.py``
+(as httpcore generates its ``_sync`` package), and CI fails when the two differ, so
+the twins cannot drift. Edit ``_async.py``, then run ``python .ci/unasync.py``.
+
+The classes here subclass nothing of httpx's: ``stacks`` binds each to one stack by
+deriving a class from it and that stack's base (httpx asserts the response stream's
+type), and sets the class attributes naming its partners (``stream_class``,
+``backend_class``, ``byte_stream_class``). Methods do bare attribute stores on the
+hot path and call no helpers, for the overhead budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from time import perf_counter
+from typing import Any
+
+from .active import active
+from .inflight import InFlight, current, opened, pool_settings
+from .loop_guard import LoopGuard
+from .network import emulation, resolve
+from .scanner import FirstTokenScanner
+
+__all__ = [
+    "TimingBackend",
+    "TimingByteStream",
+    "TimingNetworkStream",
+    "TimingTransport",
+]
+
+
+class TimingNetworkStream:
+    """A connection's stream: stamps the request's first write and TLS handshake."""
+
+    def __init__(self, inner: Any, connection: Any) -> None:
+        self._inner = inner
+        self.ttfb_connection = connection
+        # Pass-throughs bound to the inner stream: no extra frame per call.
+        self.read = inner.read
+        self.close = inner.close
+        self.get_extra_info = inner.get_extra_info
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        request = current.get()
+        if request is not None and request.sent is None:
+            request.sent = perf_counter()
+        self._inner.write(buffer, timeout)
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> Any:
+        if emulation.network is not None and ssl_context is not None:
+            emulation.network.trust(ssl_context)
+        inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        request = current.get()
+        if request is not None:
+            request.tls_end = perf_counter()
+        return type(self)(inner, self.ttfb_connection)
+
+
+class TimingBackend:
+    """Times DNS and TCP connect, and tags each stream with its connection."""
+
+    stream_class: Any = TimingNetworkStream  # the stack's subclass, set by stacks
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> Any:
+        started = perf_counter()
+        network = emulation.network
+        if network is not None:
+            relay_host, relay_port, rtt = network.address_for(host)
+            stream = self._inner.connect_tcp(
+                relay_host, relay_port, timeout, local_address, socket_options
+            )
+            # The TCP handshake's round trip, counted from the start of the connect.
+            self._inner.sleep(max(0.0, started + rtt - perf_counter()))
+            return self.stream_class(stream, opened(started, started))
+        try:
+            addresses, resolved = resolve(host, port), perf_counter()
+        except OSError:  # let the stack's own backend raise its ConnectError
+            addresses, resolved = [host], None
+        for address in addresses[:-1]:
+            try:
+                stream = self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+                break
+            except Exception:
+                continue
+        else:
+            stream = self._inner.connect_tcp(
+                addresses[-1], port, timeout, local_address, socket_options
+            )
+        return self.stream_class(stream, opened(started, resolved))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> Any:
+        return self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class TimingByteStream:
+    """A response body: stamps the first body byte, the first token and the end."""
+
+    def __init__(self, inner: Any, request: InFlight) -> None:
+        self._inner = inner
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        scanner: FirstTokenScanner | None = None
+        watching = True  # until the first token, or until the body is no stream
+        try:
+            for chunk in self._inner:
+                if watching:
+                    scanner = self._request.body_chunk(scanner, chunk)
+                    watching = scanner is not None
+                yield chunk
+        except Exception as exc:
+            self._request.finish(exc)
+            raise
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            request = self._request
+            if request.end is None and request.record is None:  # the usual case, inline
+                request.end = perf_counter()
+            else:
+                request.finish()
+
+
+class TimingTransport:
+    """Wraps a client's transport; records one ``RequestTiming`` per request."""
+
+    backend_class: Any = TimingBackend  # the stack's subclasses, set by stacks
+    byte_stream_class: Any = TimingByteStream
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.loop_guard: LoopGuard | None = None  # set for session-scoped async clients
+        pool: Any = getattr(inner, "_pool", None)
+        self.pool_settings = pool_settings(pool)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is not None and not isinstance(backend, self.backend_class):
+            pool._network_backend = self.backend_class(backend)
+
+    def handle_request(self, request: Any) -> Any:
+        if self.loop_guard is not None:
+            self.loop_guard.check()
+        sink = active.sink
+        if sink is None:  # no test running: nothing to record into
+            return self.inner.handle_request(request)
+        inflight = InFlight(perf_counter(), request, self.pool_settings, sink.when)
+        token = current.set(inflight)
+        try:
+            response = self.inner.handle_request(request)
+        except BaseException as exc:
+            inflight.finish(exc)
+            sink.pending.append(inflight)
+            raise
+        finally:
+            current.reset(token)
+        inflight.headers_at = perf_counter()
+        inflight.status = response.status_code
+        inflight.extensions = response.extensions
+        sink.pending.append(inflight)  # list.append is atomic: threads may share it
+        response.stream = self.byte_stream_class(response.stream, inflight)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> TimingTransport:
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.inner.__exit__(*args)

@@ -1,0 +1,1 @@
+"""providers: the shapes of the LLM APIs the mocks speak and the SDK clients need."""

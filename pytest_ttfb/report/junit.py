@@ -1,0 +1,26 @@
+"""junit: per-test values for JUnit XML ``<property>`` elements."""
+
+from __future__ import annotations
+
+from ..results import TestResult
+from ..stats import nearest_rank
+from .terminal import ttfb_values
+
+__all__ = ["junit_properties"]
+
+
+def junit_properties(result: TestResult) -> list[tuple[str, object]]:
+    """Values for ``record_property`` (JUnit XML ``<property>`` elements)."""
+    ttfbs = ttfb_values(result)
+    properties: list[tuple[str, object]] = [
+        ("ttfb_requests", len(result.requests)),
+        ("ttfb_new_connections", result.new_connections),
+    ]
+    if ttfbs:
+        properties += [
+            ("ttfb_p50_ms", round(nearest_rank(ttfbs, 50), 3)),
+            ("ttfb_max_ms", round(max(ttfbs), 3)),
+        ]
+    if result.verdicts:
+        properties.append(("ttfb_verdict", result.verdict))
+    return properties
