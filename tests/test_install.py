@@ -1,5 +1,11 @@
 """The plugin as pip installs it: entry point, options, markers, opting out."""
 
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
 import pytest
 
 from pytest_ttfb.settings import OPTIONS
@@ -48,7 +54,55 @@ def test_entry_point_named_ttfb_can_be_turned_off(pytester: pytest.Pytester) -> 
     result.stdout.fnmatch_lines(["*fixture 'ttfb' not found*"])
 
 
-def test_package_ships_type_information() -> None:
-    import importlib.resources
+def test_loading_the_plugin_imports_only_its_own_modules_and_the_stdlib(
+    pytester: pytest.Pytester,
+) -> None:
+    """With the plugin loaded, the modules imported beyond a ``-p no:ttfb`` run are
+    pytest_ttfb's own and the standard library's: httpx, respx, the SDKs, hypercorn
+    and trustme wait until a test needs them. (A subprocess: this repository's
+    conftest pre-imports those libraries into this process.)"""
+    pytester.makepyfile(
+        test_dump="""
+        import json, os, sys
 
-    assert importlib.resources.files("pytest_ttfb").joinpath("py.typed").is_file()
+        def test_dump():
+            with open(os.environ["TTFB_MODULES_OUT"], "w") as out:
+                json.dump(sorted(sys.modules), out)
+        """
+    )
+    loaded = {}
+    for name, args in (("with", ()), ("without", ("-p", "no:ttfb"))):
+        out = pytester.path / f"{name}.json"
+        pytester._monkeypatch.setenv("TTFB_MODULES_OUT", str(out))
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+        loaded[name] = set(json.loads(out.read_text()))
+    extra = loaded["with"] - loaded["without"]
+    assert "pytest_ttfb._wire" in extra  # the comparison itself can tell
+    foreign = sorted(
+        name
+        for name in extra
+        if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "pytest_ttfb"
+    )
+    assert foreign == []
+
+
+def test_the_wheel_holds_every_module_and_the_type_marker(tmp_path: Path) -> None:
+    """What users install is the wheel: every module of the source tree is in it (a
+    subpackage left out of pyproject's package list would be missing), and py.typed."""
+    source = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path)]
+    built = subprocess.run([*command, str(source)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("pytest_ttfb-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = source / "pytest_ttfb"
+    expected = {
+        path.relative_to(source).as_posix()
+        for path in package.rglob("*")
+        if path.is_file()
+        and path.suffix in {".py", ".typed", ".json"}
+        and "__pycache__" not in path.parts
+    }
+    assert "pytest_ttfb/py.typed" in expected
+    assert "pytest_ttfb/measure/_sync.py" in expected
+    assert sorted(expected - names) == []

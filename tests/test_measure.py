@@ -11,12 +11,14 @@ from pytest_ttfb.modes.server import LocalServer
 
 CLIENTS = """
 import os, ssl
-import httpx, httpx2
+import anthropic, httpx, httpx2
 import pytest
 
 URL = os.environ["TTFB_TEST_URL"]
 CONTEXT = ssl.create_default_context(cafile=os.environ["TTFB_TEST_CA"])
 STACKS = {"httpx": httpx, "httpx2": httpx2}
+# The stack the installed anthropic SDK runs on: httpx for 0.x, httpx2 from 1.0 on.
+SDK_STACK = httpx if anthropic.__version__.startswith("0.") else httpx2
 """
 
 
@@ -234,14 +236,13 @@ def test_watch_an_anthropic_client(
     result = run_live(
         pytester,
         f"""
-        import anthropic
         from conftest import *
 
         @pytest.mark.anyio
         async def test_sdk(ttfb):
             client = anthropic.{sdk}(
                 api_key="sk-ant-test-not-a-secret", base_url=URL, max_retries=0,
-                http_client=httpx2.{"AsyncClient" if sdk.startswith("Async") else "Client"}(
+                http_client=SDK_STACK.{"AsyncClient" if sdk.startswith("Async") else "Client"}(
                     verify=CONTEXT, http2=True))
             assert ttfb.watch(client) is client
             for _ in range(2):

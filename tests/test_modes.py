@@ -180,7 +180,9 @@ def test_pooled_clients_follow_the_ini_settings(pytester: pytest.Pytester) -> No
                 assert pool._keepalive_expiry == 12.5
                 assert pool._http2 is False
                 assert client.timeout.read == 33 and client.timeout.connect == 5
-            assert anthropic_client._client is ttfb_client
+            import anthropic  # 0.x runs on httpx, 1.0 and later on httpx2
+            on_httpx = anthropic.__version__.startswith("0.")
+            assert anthropic_client._client is (ttfb_httpx_client if on_httpx else ttfb_client)
     """)
     pytester.runpytest().assert_outcomes(passed=1)
 
