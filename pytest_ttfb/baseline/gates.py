@@ -203,6 +203,11 @@ class GateResult:
     limit: float | None = None
     n: int | None = None
 
+    def _show(self, value: float) -> str:
+        if self.gate.metric == "new_connections":
+            return f"{value:g}"
+        return f"{value:.1f}{self.gate.unit}"
+
     def describe(self) -> str:
         """One line: test, metric, before, after, threshold and the status."""
         status: str = self.status
@@ -210,17 +215,16 @@ class GateResult:
             status = f"insufficient (n={self.n})"
         text = f"{self.nodeid}: {self.gate.label}"
         if self.before is not None and self.after is not None:
-            unit = self.gate.unit
             change = self.after - self.before
             percent = f" ({change / self.before * 100:+.1f}%)" if self.before else ""
-            text += f" {self.before:.1f}{unit} -> {self.after:.1f}{unit}{percent}"
+            text += f" {self._show(self.before)} -> {self._show(self.after)}{percent}"
         elif self.after is not None:
-            text += f" {self.after:.1f}{self.gate.unit}"
+            text += f" {self._show(self.after)}"
         elif self.before is not None:
-            text += f" was {self.before:.1f}{self.gate.unit}"
+            text += f" was {self._show(self.before)}"
         text += f", threshold {self.gate.describe_threshold()}"
         if self.limit is not None:
-            text += f" (limit {self.limit:.1f}{self.gate.unit})"
+            text += f" (limit {self._show(self.limit)})"
         return f"{text}: {status}"
 
 
