@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Compare CURRENT with BASELINE (format-2 reports, from --ttfb-json "
         "or --ttfb-save) and judge the --fail gates.",
     )
+    compare.set_defaults(usage_error=compare.error)  # errors show the command's usage
     compare.add_argument("baseline", metavar="BASELINE.json")
     compare.add_argument("current", metavar="CURRENT.json")
     compare.add_argument(
@@ -53,11 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         gates = [parse_gate(expr) for expr in args.fail]
     except GateError as error:
-        parser.error(str(error))
+        args.usage_error(str(error))
     try:
         baseline, current = load(args.baseline), load(args.current)
     except BaselineError as error:
-        parser.error(str(error))
+        args.usage_error(str(error))
     width = shutil.get_terminal_size().columns
     for line in mismatch_warnings(baseline, current):
         print(line)
