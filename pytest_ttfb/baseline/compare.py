@@ -88,7 +88,7 @@ def compare_lines(
     """A per-test table of this run against the baseline (final attempts, by node id).
 
     Each cell is this run's value and its change, ``120.4 (+8.1)+``: a trailing ``+``
-    marks a value that rose, and the ``change`` column names what got worse; ``~`` marks
+    marks a value that rose, and the ``change`` column says ``worse`` when one did; ``~`` marks
     a statistic over too few samples in either run to call (p95 needs 20). Tests only
     this run has show as ``new``, tests only the baseline has as ``missing``. With a
     ``width``, the test column is shortened from the left so lines fit it where they can.
@@ -110,7 +110,7 @@ def compare_lines(
         elif new is None:
             change = "missing"
         else:
-            change = f"worse: {', '.join(worse)}" if worse else ""
+            change = "worse" if worse else ""
         rows.append((nodeid, *cells, change))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     if width is not None:
