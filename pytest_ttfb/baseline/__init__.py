@@ -1,0 +1,1 @@
+"""baseline: saved runs, their comparison, and the regression gates."""
