@@ -1,0 +1,1 @@
+"""report: what a run recorded, as the terminal table, JSON, JUnit, HAR and HTML."""
