@@ -130,8 +130,6 @@ def a_test(nodeid: str, *records: dict[str, Any], attempt: int = 1) -> dict[str,
     }
 
 
-
-
 @pytest.fixture
 def har() -> dict[str, Any]:
     return build_har(
