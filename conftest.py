@@ -46,10 +46,12 @@ _LOOP_SCOPE = "asyncio_default_fixture_loop_scope = function"
 
 
 @pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """pytester, whose runs always have an ini naming pytest-asyncio's loop scope, so
     that pytest-asyncio's "loop scope unset" warning about the scaffolding does not
-    reach this run's own warning summary."""
+    reach this run's own warning summary; and a wide terminal, so the summary table
+    keeps every column (the tests of narrow terminals set COLUMNS themselves)."""
+    monkeypatch.setenv("COLUMNS", "200")
     make_ini = pytester.makeini
 
     def makeini(source: str) -> Path:

@@ -67,6 +67,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[_SESSION].collect_budgets(items)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[_SESSION].collection_finished(session.items)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     session = item.config.stash[_SESSION]

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections import Counter
 from collections.abc import Sequence
 
-from .baseline.compare import compare_lines, mismatch_warnings
-from .baseline.gates import GateError, evaluate, parse_gate, regressions
+from .baseline.gates import GateError, parse_gate
+from .baseline.report import comparison
 from .baseline.storage import BaselineError, load
 
 __all__ = ["main"]
@@ -59,21 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         baseline, current = load(args.baseline), load(args.current)
     except BaselineError as error:
         args.usage_error(str(error))
-    width = shutil.get_terminal_size().columns
-    for line in mismatch_warnings(baseline, current):
+    lines, failed = comparison(baseline, current, gates, width=shutil.get_terminal_size().columns)
+    for line in lines:
         print(line)
-    for line in compare_lines(baseline, current, width=width):
-        print(line)
-    results = evaluate(gates, baseline, current)
-    for gate in gates:
-        mine = [r for r in results if r.gate is gate]
-        counts = Counter(r.status for r in mine)
-        summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
-        print(f"gate {gate.expr}: {summary or 'no test'}")
-        for result in mine:
-            if result.status != "ok":
-                print(f"  {result.describe()}")
-    failed = regressions(results)
     if failed:
         print(f"pytest-ttfb: {len(failed)} regression(s) against {args.baseline}")
         return 1

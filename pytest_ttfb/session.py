@@ -8,6 +8,7 @@ closes. The plugin module (``_wire``) only hands hooks and fixtures to it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,7 @@ from .budgets.kinds import KINDS, Budget
 from .budgets.parse import budgets_for
 from .errors import BudgetError, plugin_error_in
 from .measure.active import set_active_sink
+from .measure.inflight import connection_prefix
 from .measure.recorder import Recorder
 from .measure.scanner import DEFAULT_RULE, use_first_token_rule
 from .modes import needs_mock
@@ -59,12 +61,47 @@ class TtfbSession:
         self.settings: Settings = resolve(config)
         self.results: list[TestResult] = []
         self.is_worker = hasattr(config, "workerinput")  # a pytest-xdist worker
+        self.started = time.time()
+        self.order: dict[str, int] = {}  # node id -> position in the collected tests
+        self.after_run: list[str] = []  # what the reports and the comparison said
+        self.baseline: dict[str, Any] | None = None
+        self.baseline_path: str | None = None
         use_first_token_rule(self.settings.first_token)
+        if self.is_worker:  # connection ids unique across the workers' reports
+            connection_prefix.text = f"{config.workerinput['workerid']}-c"  # type: ignore[attr-defined]
+        else:
+            self._find_baseline()
 
     def close(self) -> None:
         """Put the process-wide switches back, for whatever runs next in this process."""
         use_first_token_rule(DEFAULT_RULE)
         set_active_sink(None)
+        connection_prefix.text = "c"
+
+    def _find_baseline(self) -> None:
+        """The run to compare with (``--ttfb-compare``, or for the gates the latest
+        saved), found now so that a spec naming nothing fails before any test runs."""
+        settings = self.settings
+        if settings.compare is None and not settings.gates:
+            return
+        from .baseline.storage import BaselineError, find, load
+        from .report.document import machine_id
+
+        spec = settings.compare or None
+        try:
+            path = find(spec, settings.storage, machine_id())
+            if path is not None:
+                self.baseline, self.baseline_path = load(path), str(path)
+        except BaselineError as error:
+            raise pytest.UsageError(f"--ttfb-compare: {error}") from None
+        if path is None and spec is not None:
+            raise pytest.UsageError(
+                f"--ttfb-compare={spec}: no saved run of that number or name under "
+                f"{settings.storage} for this machine ({machine_id()})"
+            )
+
+    def collection_finished(self, items: Iterable[pytest.Item]) -> None:
+        self.order = {item.nodeid: index for index, item in enumerate(items)}
 
     # -- collection -----------------------------------------------------------------
 
@@ -141,7 +178,9 @@ class TtfbSession:
             if results and results[-1].nodeid == item.nodeid and results[-1].reportable:
                 item.user_properties.extend(junit_properties(results[-1]))
                 if self.is_worker:  # pytest-xdist: send it home on the report
-                    report.ttfb_result = results[-1].to_data()
+                    data = results[-1].to_data()
+                    data["order"] = self.order.get(item.nodeid)  # for the controller's table
+                    report.ttfb_result = data
 
     # -- pytest-xdist controller ----------------------------------------------------
 
@@ -150,43 +189,131 @@ class TtfbSession:
         workers put results on reports, so a run without xdist counts nothing twice.)"""
         data = report.__dict__.get("ttfb_result")
         if data is not None:
+            data = dict(data)
+            order = data.pop("order", None)
+            if isinstance(order, int):
+                self.order.setdefault(data["nodeid"], order)
             self.results.append(TestResult.from_data(data))
 
     # -- the end --------------------------------------------------------------------
 
-    def terminal_summary(self, terminalreporter: Any) -> None:
-        from .report.terminal import doctor_lines, summary_lines
+    def ordered_results(self) -> list[TestResult]:
+        """The results in test order (pytest-xdist's workers finish in any order)."""
+        last = len(self.order)
+        return sorted(self.results, key=lambda r: self.order.get(r.nodeid, last))
 
-        lines = summary_lines(self.results, self.settings)
-        if lines:
-            terminalreporter.write_sep("-", "pytest-ttfb")
-            for line in lines:
-                terminalreporter.write_line(line)
-        doctor = doctor_lines(self.results)
+    def terminal_summary(self, terminalreporter: Any) -> None:
+        from .report.terminal import doctor_lines, short_lines, summary_lines, wrap
+
+        style = self.settings.report_style
+        width = terminalreporter._tw.fullwidth
+        results = self.ordered_results()
+        if style != "none":
+            table = summary_lines if style == "full" else short_lines
+            lines = table(results, self.settings, width)
+            if lines:
+                terminalreporter.write_sep("-", "pytest-ttfb")
+                for line in lines:
+                    terminalreporter.write_line(line)
+        doctor = doctor_lines(results) if style == "full" else []
         if doctor:
             terminalreporter.write_sep("-", "pytest-ttfb doctor: settings that defeat the recipe")
-            for line in doctor:
+            for line in wrap(doctor, width):
+                terminalreporter.write_line(line)
+        if self.after_run:
+            terminalreporter.write_sep("-", "pytest-ttfb reports")
+            for line in wrap(self.after_run, width):
                 terminalreporter.write_line(line)
 
     def write_reports(self, session: pytest.Session) -> None:
-        """The JSON report, written once by the process that saw every test."""
-        path = self.settings.json_path
-        if path is None or self.is_worker:  # a pytest-xdist worker: never clobber the file
-            return
-        from .report.json import write_json
-
+        """The file reports, the saved run and the comparison with the baseline, by
+        the process that saw every test (never a pytest-xdist worker). A report that
+        cannot be written, or a regression the gates find, fails the session."""
         settings = self.settings
-        try:
-            write_json(
-                path,
-                self.results,
-                mode=settings.mode,
-                scale=settings.budget_scale,
-                enforced=settings.enforce_budgets,
+        wanted = (
+            settings.json_path
+            or settings.har_path
+            or settings.html_path
+            or settings.save_name
+            or settings.autosave
+            or settings.compare is not None
+            or settings.gates
+        )
+        if self.is_worker or not wanted:
+            return
+        from . import __version__
+        from .report.build import run_document
+
+        workers = getattr(self.config.option, "numprocesses", None)
+        document = run_document(
+            self.ordered_results(),
+            settings,
+            started=self.started,
+            ended=time.time(),
+            version=__version__,
+            workers=workers if isinstance(workers, int) else 0,
+        )
+        failed = self._compare(document)
+        failed = self._write_files(document) or failed
+        if failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _compare(self, document: dict[str, Any]) -> bool:
+        settings = self.settings
+        if settings.compare is None and not settings.gates:
+            return False
+        if self.baseline is None:
+            self.after_run.append(
+                f"WARNING: no saved run to compare with under {settings.storage}: save one "
+                "with --ttfb-save=NAME or --ttfb-autosave (the gates are not judged)"
             )
-        except OSError as exc:
-            self.config.get_terminal_writer().line(
-                f"pytest-ttfb: could not write the JSON report to {path}: {exc}", red=True
+            return False
+        from .baseline.report import comparison
+
+        width = self.config.get_terminal_writer().fullwidth
+        lines, regressions = comparison(self.baseline, document, settings.gates, width=width)
+        self.after_run += [f"compared with {self.baseline_path}", *lines]
+        if regressions:
+            enforced = settings.enforce_budgets
+            self.after_run.append(
+                f"pytest-ttfb: {len(regressions)} regression(s) against {self.baseline_path}"
+                + ("" if enforced else " (not enforced: --ttfb-no-budgets)")
             )
-            if session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return enforced
+        return False
+
+    def _write_files(self, document: dict[str, Any]) -> bool:
+        settings = self.settings
+        from .baseline.storage import autosave_name, save
+        from .report.document import write_document
+        from .report.har import write_har
+        from .report.html import write_html
+
+        failed = False
+        writers = [
+            (settings.json_path, "JSON report", write_document),
+            (settings.har_path, "HAR file", write_har),
+            (settings.html_path, "HTML report", write_html),
+        ]
+        for path, what, write in writers:
+            if path is None:
+                continue
+            try:
+                write(path, document)
+                self.after_run.append(f"{what}: {path}")
+            except OSError as exc:
+                self.config.get_terminal_writer().line(
+                    f"pytest-ttfb: could not write the {what} to {path}: {exc}", red=True
+                )
+                failed = True
+        name = settings.save_name or (autosave_name() if settings.autosave else None)
+        if name:
+            try:
+                self.after_run.append(f"saved as {save(document, settings.storage, name)}")
+            except OSError as exc:
+                self.config.get_terminal_writer().line(
+                    f"pytest-ttfb: could not save the run under {settings.storage}: {exc}",
+                    red=True,
+                )
+                failed = True
+        return failed

@@ -14,11 +14,14 @@ from typing import Any
 
 import pytest
 
+from .baseline.gates import Gate, GateError, parse_gate
 from .measure.scanner import DEFAULT_RULE, FIRST_TOKEN_RULES
 
 __all__ = ["DEFAULT_RTT_MS", "MODES", "OPTIONS", "RECIPE", "PoolConfig", "Settings", "resolve"]
 
 MODES = ("mock", "emulate", "live")
+REPORT_STYLES = ("full", "short", "none")
+DEFAULT_STORAGE = ".ttfb"
 DEFAULT_RTT_MS = 50.0
 
 
@@ -68,7 +71,42 @@ OPTIONS = (
         metavar="RULE",
     ),
     Option(
-        "--ttfb-json", "ttfb_json", "write every timing record to this JSON file.", metavar="PATH"
+        "--ttfb-json",
+        "ttfb_json",
+        "write the run's report (JSON format 2: run metadata, per-test statistics, every "
+        "record and verdict) to this file.",
+        metavar="PATH",
+    ),
+    Option(
+        "--ttfb-har",
+        "ttfb_har",
+        "write every request as an HTTP Archive (HAR 1.2) to this file.",
+        metavar="PATH",
+    ),
+    Option(
+        "--ttfb-html",
+        "ttfb_html",
+        "write a self-contained HTML report (waterfalls, distributions, budgets) to this file.",
+        metavar="PATH",
+    ),
+    Option(
+        "--ttfb-report",
+        "ttfb_report",
+        "the terminal summary: full (default: a row per test, and the doctor), short "
+        "(breaches and one line) or none.",
+        metavar="STYLE",
+    ),
+    Option(
+        "--ttfb-autosave",
+        "ttfb_autosave",
+        "save the run's report under --ttfb-storage, named after the time and commit.",
+        kind="bool",
+    ),
+    Option(
+        "--ttfb-storage",
+        "ttfb_storage",
+        f"where saved runs live (default {DEFAULT_STORAGE}), in a folder per machine id.",
+        metavar="DIR",
     ),
     Option(
         "--ttfb-budget-scale",
@@ -145,6 +183,14 @@ class Settings:
     budget_scale: float = 1.0
     enforce_budgets: bool = True
     pool: PoolConfig = RECIPE
+    har_path: str | None = None
+    html_path: str | None = None
+    report_style: str = "full"
+    save_name: str | None = None
+    autosave: bool = False
+    storage: str = DEFAULT_STORAGE
+    compare: str | None = None  # "" is the latest saved run
+    gates: tuple[Gate, ...] = ()
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -183,6 +229,38 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="N",
         dest="ttfb_probe_samples",
         help="samples per URL and state for --ttfb-probe (default 5).",
+    )
+    group.addoption(
+        "--ttfb-save",
+        metavar="NAME",
+        dest="ttfb_save",
+        help="save the run's report under --ttfb-storage as NNNN_NAME.json.",
+    )
+    group.addoption(
+        "--ttfb-compare",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="NUM|NAME|PATH",
+        dest="ttfb_compare",
+        help="compare this run with a saved one (default: the latest saved) and print "
+        "the deltas per test.",
+    )
+    group.addoption(
+        "--ttfb-compare-fail",
+        action="append",
+        default=None,
+        metavar="EXPR",
+        dest="ttfb_compare_fail",
+        help="fail the session when a statistic regressed against the baseline, "
+        "repeatable: METRIC[.warm|.cold]:STAT:THRESHOLD (ttfb:p95:20%%, "
+        "first_token:p50:50ms) or new_connections:+N.",
+    )
+    parser.addini(
+        "ttfb_compare_fail",
+        "regression gates, one per line, as --ttfb-compare-fail takes them",
+        type="linelist",
+        default=[],
     )
     parser.addini(
         "ttfb_regions",
@@ -284,6 +362,19 @@ def _regions(config: pytest.Config) -> tuple[tuple[str, float], ...]:
     return tuple(regions)
 
 
+def _gates(config: pytest.Config) -> tuple[Gate, ...]:
+    """The regression gates: the command line's, else the ini file's."""
+    expressions: list[str] = config.getoption("ttfb_compare_fail", default=None) or []
+    source = "--ttfb-compare-fail"
+    if not expressions:
+        expressions = [line for line in config.getini("ttfb_compare_fail") if line.strip()]
+        source = "ini key ttfb_compare_fail"
+    try:
+        return tuple(parse_gate(expression) for expression in expressions)
+    except GateError as error:
+        raise pytest.UsageError(f"{source}: {error}") from None
+
+
 def resolve(config: pytest.Config) -> Settings:
     """Read every pytest-ttfb option once; raise ``pytest.UsageError`` on a bad one."""
     raw_mode, mode_source = _raw(config, "ttfb_mode")
@@ -317,9 +408,21 @@ def resolve(config: pytest.Config) -> Settings:
             f"{first_token_source}: expected one of {', '.join(FIRST_TOKEN_RULES)}, "
             f"got {first_token!r}"
         )
-    json_path, json_source = _raw(config, "ttfb_json")
-    if json_path:
-        _check_writable(str(json_path), json_source)
+    paths = {}
+    for key in ("ttfb_json", "ttfb_har", "ttfb_html"):
+        path, source = _raw(config, key)
+        if path:
+            _check_writable(str(path), source)
+        paths[key] = str(path) if path else None
+    json_path = paths["ttfb_json"]
+    report_style, report_source = _raw(config, "ttfb_report")
+    report_style = str(report_style or "full").strip().lower()
+    if report_style not in REPORT_STYLES:
+        raise pytest.UsageError(
+            f"{report_source}: expected one of {', '.join(REPORT_STYLES)}, got {report_style!r}"
+        )
+    autosave, autosave_source = _raw(config, "ttfb_autosave")
+    storage, _ = _raw(config, "ttfb_storage")
     return Settings(
         mode=mode,
         rtt_ms=rtt,
@@ -327,7 +430,15 @@ def resolve(config: pytest.Config) -> Settings:
         regions=_regions(config),
         first_token=first_token,
         base_url=str(base_url) if base_url else None,
-        json_path=str(json_path) if json_path else None,
+        json_path=json_path,
+        har_path=paths["ttfb_har"],
+        html_path=paths["ttfb_html"],
+        report_style=report_style,
+        save_name=config.getoption("ttfb_save", default=None),
+        autosave=autosave is not None and _bool(autosave, autosave_source),
+        storage=str(storage) if storage else DEFAULT_STORAGE,
+        compare=config.getoption("ttfb_compare", default=None),
+        gates=_gates(config),
         budget_scale=scale,
         enforce_budgets=not (no_budgets is not None and _bool(no_budgets, no_budgets_source)),
         pool=_pool(config),

@@ -5,7 +5,10 @@ import json
 import pytest
 
 
-def test_defaults_that_defeat_the_recipe_are_named(pytester: pytest.Pytester) -> None:
+def test_defaults_that_defeat_the_recipe_are_named(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one finding a line
     pytester.makepyfile("""
         from concurrent.futures import ThreadPoolExecutor
         import anthropic, httpx, httpx2

@@ -4,8 +4,9 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from jsonschema import validate
 
-from pytest_ttfb import RequestTiming
+from pytest_ttfb.report.document import load_schema
 
 SUITE = """
 import pytest
@@ -36,6 +37,7 @@ def report(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[pytest.RunResult, dict, ET.Element]:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-SECRETKEY")
+    monkeypatch.setenv("COLUMNS", "200")  # the whole table (narrower terminals: below)
     pytester.makepyfile(SUITE)
     result = pytester.runpytest("--ttfb-json=out/ttfb.json", "--junitxml=junit.xml")
     document = json.loads((pytester.path / "out" / "ttfb.json").read_text())
@@ -46,14 +48,17 @@ def report(
 def test_json_holds_every_record_and_verdict(report: tuple) -> None:
     result, document, _ = report
     result.assert_outcomes(passed=2, failed=1)
-    assert document["format"] == 1
-    assert document["mode"] == "mock"
-    assert document["budgets_enforced"] is True
+    validate(document, load_schema())
+    assert document["format"] == 2
+    assert document["run"]["mode"] == "mock"
+    assert document["run"]["budgets_enforced"] is True
     tests = {t["nodeid"].split("::")[1]: t for t in document["tests"]}
     assert set(tests) == {"test_slow", "test_stream"}  # test_without_plugin recorded nothing
 
     slow = tests["test_slow"]
     assert slow["verdict"] == "FAIL"
+    assert slow["stats"]["ttfb_ms"]["count"] == 1
+    assert slow["stats"]["ttfb_ms"]["p50"] == slow["requests"][0]["ttfb_ms"]
     (verdict,) = slow["budgets"]
     assert verdict["marker"] == "max_ttfb"
     assert verdict["status"] == "fail"
@@ -77,7 +82,6 @@ def test_json_holds_every_record_and_verdict(report: tuple) -> None:
         "error",
     }
     assert contract <= set(record)
-    assert set(record) - {"new_connection"} == set(RequestTiming.__dataclass_fields__)
     assert (record["method"], record["url"], record["status"]) == (
         "GET",
         "https://api.test/slow",
@@ -113,7 +117,10 @@ def test_junit_gets_properties(report: tuple) -> None:
     assert properties["ttfb_requests"] == "1"
     assert properties["ttfb_new_connections"] == "0"
     assert float(properties["ttfb_max_ms"]) >= 200
+    assert float(properties["ttfb_p95_ms"]) == float(properties["ttfb_max_ms"])  # one request
     assert properties["ttfb_verdict"] == "FAIL"
+    stream = {p.get("name"): p.get("value") for p in cases["test_stream"].iter("property")}
+    assert 0 < float(stream["ttfb_first_token_p50_ms"]) < 5000
 
 
 def test_no_secret_in_any_output(report: tuple, pytester: pytest.Pytester) -> None:
@@ -131,7 +138,7 @@ def test_no_budgets_is_recorded_in_the_json(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SUITE)
     pytester.runpytest("--ttfb-json=r.json", "--ttfb-no-budgets").assert_outcomes(passed=3)
     document = json.loads((pytester.path / "r.json").read_text())
-    assert document["budgets_enforced"] is False
+    assert document["run"]["budgets_enforced"] is False
     slow = next(t for t in document["tests"] if t["nodeid"].endswith("test_slow"))
     assert slow["verdict"] == "over (not enforced)"
 
@@ -149,7 +156,10 @@ def test_json_path_that_cannot_be_written_is_a_usage_error(pytester: pytest.Pyte
         result.stderr.fnmatch_lines([f"ERROR: --ttfb-json: *{complaint}*"])
 
 
-def test_xdist_workers_records_reach_the_controller(pytester: pytest.Pytester) -> None:
+def test_xdist_workers_records_reach_the_controller(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     pytester.makepyfile(
         test_one=SUITE,
         test_two="""
@@ -180,3 +190,13 @@ def test_xdist_workers_records_reach_the_controller(pytester: pytest.Pytester) -
     junit = ET.parse(pytester.path / "j.xml").getroot()
     properties = [p.get("name") for p in junit.iter("property")]
     assert properties.count("ttfb_requests") == 6
+    # connection ids stay unique across workers; rows come in test order
+    validate(document, load_schema())
+    ids = [r["connection_id"] for t in tests.values() for r in t["requests"]]
+    assert all(i is None or i.startswith("gw") for i in ids)
+    table = result.stdout.str().split("- pytest-ttfb -")[1].split("\n=")[0]
+    rows = [line.split()[0] for line in table.splitlines() if "::" in line]
+    assert rows == [  # the order the tests were collected in, whichever worker ran them
+        *(f"test_one.py::{name}" for name in ("test_slow", "test_stream")),
+        *(f"test_two.py::test_many[{n}]" for n in range(4)),
+    ]

@@ -11,14 +11,22 @@ from __future__ import annotations
 import contextvars
 import itertools
 from dataclasses import dataclass
-from time import perf_counter
+from time import perf_counter, time
 from typing import Any
 
 from ..redact import redact_url
 from .record import PoolSettings, RequestTiming
 from .scanner import FIELD_INITIALS, FirstTokenScanner, first_token_rule
 
-__all__ = ["Connection", "InFlight", "current", "opened", "pool_settings", "short_error"]
+__all__ = [
+    "Connection",
+    "InFlight",
+    "connection_prefix",
+    "current",
+    "opened",
+    "pool_settings",
+    "short_error",
+]
 
 
 class InFlight:
@@ -104,6 +112,7 @@ class InFlight:
             started_at=start,
             when=self.when,
             pool=self.pool,
+            started_unix=time() - (perf_counter() - start),
         )
         return self.record
 
@@ -148,6 +157,17 @@ current: contextvars.ContextVar[InFlight | None] = contextvars.ContextVar(
 _connection_ids = itertools.count(1)
 
 
+class _ConnectionPrefix:
+    __slots__ = ("text",)
+
+    def __init__(self) -> None:
+        self.text = "c"
+
+
+# "c" in a plain run; "gw0-c" on a pytest-xdist worker, so ids are unique in its reports.
+connection_prefix = _ConnectionPrefix()
+
+
 @dataclass(slots=True)
 class Connection:
     """One TCP connection opened through an instrumented pool."""
@@ -167,7 +187,7 @@ def opened(started: float, resolved: float | None) -> Connection:
         request.connect_start = started
         request.dns_end = resolved
         request.connect_end = perf_counter()
-    return Connection(f"c{next(_connection_ids)}", request)
+    return Connection(f"{connection_prefix.text}{next(_connection_ids)}", request)
 
 
 def _attempt(headers: Any) -> int | None:

@@ -53,6 +53,9 @@ class RequestTiming:
     started_at: float = 0.0
     when: str = "call"
     pool: PoolSettings | None = None
+    # When it started on the wall clock (s since the epoch), for reports that put
+    # requests of several processes (pytest-xdist workers) on one time line.
+    started_unix: float = 0.0
 
     @property
     def new_connection(self) -> bool:

@@ -305,9 +305,10 @@ def build_har(document: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_atomically(path: str | os.PathLike[str], text: str) -> None:
     """Write `text` (UTF-8) to `path` through a temporary file in the same directory
-    and `os.replace`, so a reader never sees half a file."""
+    and `os.replace`, so a reader never sees half a file. Directories are created."""
     target = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(target))
+    os.makedirs(directory, exist_ok=True)
     fd, temporary = tempfile.mkstemp(
         dir=directory, prefix="." + os.path.basename(target) + ".", suffix=".tmp"
     )

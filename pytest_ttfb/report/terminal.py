@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 from ..doctor import diagnose
@@ -9,7 +10,17 @@ from ..results import TestResult
 from ..settings import Settings
 from ..stats import nearest_rank
 
-__all__ = ["base_url_line", "describe_mode", "doctor_lines", "summary_lines", "ttfb_values"]
+__all__ = [
+    "base_url_line",
+    "describe_mode",
+    "doctor_lines",
+    "fit_table",
+    "short_lines",
+    "shorten_left",
+    "summary_lines",
+    "ttfb_values",
+    "wrap",
+]
 
 
 def ttfb_values(result: TestResult) -> list[float]:
@@ -53,55 +64,134 @@ def base_url_line(results: Sequence[TestResult], base_url: str | None) -> str:
     return f"base URL {base}{'' if base_url else ' (the SDK default)'}: {cost}"
 
 
-def summary_lines(results: Sequence[TestResult], settings: Settings) -> list[str]:
-    """One row per test that recorded a request or declared a budget."""
+# The table's columns: (header, right-aligned). When the terminal is too narrow, long
+# test ids are shortened from the left to 32 characters, then columns are dropped in
+# DROP_ORDER, then the ids are shortened further; the test and verdict columns stay.
+COLUMNS = (
+    ("test", False),
+    ("reqs", True),
+    ("new", True),
+    ("http", True),
+    ("ttfb p50", True),
+    ("p95", True),
+    ("max", True),
+    ("1st token", True),
+    ("budget", False),
+    ("verdict", False),
+)
+DROP_ORDER = ("budget", "max", "1st token", "p95", "http", "reqs", "new", "ttfb p50")
+_GAP = "  "
+_MIN_TEST_WIDTH = 12
+_READABLE_TEST_WIDTH = 32
+
+
+def _row(result: TestResult, scale: float) -> tuple[str, ...]:
+    ttfbs = ttfb_values(result)
+    tokens = [r.first_token_ms for r in result.requests if r.first_token_ms is not None]
+    versions = sorted({r.http_version for r in result.requests if r.http_version})
+    return (
+        result.nodeid,
+        str(len(result.requests)),
+        str(result.new_connections),
+        ",".join(v.replace("HTTP/", "") for v in versions) or "-",
+        _cell(ttfbs, 50),
+        _cell(ttfbs, 95),
+        _cell(ttfbs, None),
+        _cell(tokens, 50),
+        "; ".join(b.describe(scale) for b in result.budgets) or "-",
+        result.verdict,
+    )
+
+
+def shorten_left(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, its start replaced by ``...``."""
+    if len(text) <= width:
+        return text
+    return "..." + text[len(text) - max(width - 3, 0) :] if width > 3 else text[-width:]
+
+
+def fit_table(rows: Sequence[tuple[str, ...]], width: int | None) -> list[str]:
+    """The rows (the first is the header) as aligned lines no longer than ``width``."""
+    keep = list(range(len(COLUMNS)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+
+    def total() -> int:
+        return sum(widths[i] for i in keep) + len(_GAP) * (len(keep) - 1)
+
+    if width is not None:
+        # First shorten long test ids to a readable length, then drop columns, then
+        # shorten the ids further: the verdict column always stays.
+        if total() > width:
+            excess = total() - width
+            widths[0] = max(min(widths[0], _READABLE_TEST_WIDTH), widths[0] - excess)
+        names = [name for name, _ in COLUMNS]
+        for name in DROP_ORDER:
+            if total() <= width:
+                break
+            keep.remove(names.index(name))
+        if total() > width:
+            widths[0] = max(_MIN_TEST_WIDTH, widths[0] - (total() - width))
+    lines = []
+    for row in rows:
+        cells = []
+        for i in keep:
+            cell = shorten_left(row[i], widths[i]) if i == 0 else row[i]
+            cells.append(cell.rjust(widths[i]) if COLUMNS[i][1] else cell.ljust(widths[i]))
+        line = _GAP.join(cells).rstrip()
+        lines.append(line if width is None else line[:width])
+    return lines
+
+
+def wrap(lines: Sequence[str], width: int | None) -> list[str]:
+    if width is None:
+        return list(lines)
+    wrapped: list[str] = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        wrapped += textwrap.wrap(
+            line, width, subsequent_indent=indent + "  ", break_on_hyphens=False
+        ) or [""]
+    return wrapped
+
+
+def summary_lines(
+    results: Sequence[TestResult], settings: Settings, width: int | None = None
+) -> list[str]:
+    """The summary (``--ttfb-report=full``): a row per test that recorded a request or
+    declared a budget, in test order; no line longer than ``width`` (the terminal's)."""
     rows = [r for r in results if r.reportable]
     if not rows:
         return []
-    scale = settings.budget_scale
-    header = (
-        "test",
-        "reqs",
-        "new",
-        "http",
-        "ttfb p50",
-        "p95",
-        "max",
-        "1st token",
-        "budget",
-        "verdict",
-    )
-    table: list[tuple[str, ...]] = [header]
-    for result in rows:
-        ttfbs = ttfb_values(result)
-        tokens = [r.first_token_ms for r in result.requests if r.first_token_ms is not None]
-        versions = sorted({r.http_version for r in result.requests if r.http_version})
-        table.append(
-            (
-                result.nodeid,
-                str(len(result.requests)),
-                str(result.new_connections),
-                ",".join(v.replace("HTTP/", "") for v in versions) or "-",
-                _cell(ttfbs, 50),
-                _cell(ttfbs, 95),
-                _cell(ttfbs, None),
-                _cell(tokens, 50),
-                "; ".join(b.describe(scale) for b in result.budgets) or "-",
-                result.verdict,
-            )
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [
+    header = tuple(name for name, _ in COLUMNS)
+    table = [header, *(_row(result, settings.budget_scale) for result in rows)]
+    head = [
         f"mode: {describe_mode(settings)}; times in ms, from the moment each request "
         "entered the transport"
     ]
     if settings.mode == "live":
-        lines.append(base_url_line(results, settings.base_url))
-    for row in table:
-        cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(widths[i]) for i, cell in enumerate(row[1:8], 1)]
-        cells += [row[8].ljust(widths[8]), row[9]]
-        lines.append("  ".join(cells).rstrip())
+        head.append(base_url_line(results, settings.base_url))
+    return wrap(head, width) + fit_table(table, width)
+
+
+def short_lines(
+    results: Sequence[TestResult], settings: Settings, width: int | None = None
+) -> list[str]:
+    """The summary of ``--ttfb-report=short``: one line, then the breaching tests' rows."""
+    rows = [r for r in results if r.reportable]
+    if not rows:
+        return []
+    breached = [r for r in rows if r.verdict not in ("pass", "n/a", "-")]
+    requests = sum(len(r.requests) for r in rows)
+    line = (
+        f"pytest-ttfb ({describe_mode(settings)}): {len(rows)} test(s), {requests} "
+        f"request(s), {len(breached)} over budget"
+    )
+    lines = wrap([line], width)
+    if breached:
+        header = tuple(name for name, _ in COLUMNS)
+        lines += fit_table(
+            [header, *(_row(result, settings.budget_scale) for result in breached)], width
+        )
     return lines
 
 
