@@ -26,7 +26,8 @@ from .measure.record import RequestTiming
 from .measure.recorder import Recorder
 from .measure.stacks import instrument
 from .modes import emulated_network
-from .settings import Settings
+from .redact import redact_url
+from .settings import PROBE_SAMPLES, Settings, check_number
 
 __all__ = ["ProbeResult", "main", "probe", "report_lines"]
 
@@ -53,11 +54,16 @@ def main(
 ) -> int:
     """The probe as ``pytest --ttfb-probe`` runs it: 0 when a URL answered, else 1."""
     for url in urls:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises ValueError on a port out of range)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--ttfb-probe: {redact_url(url)!r} is not a URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise pytest.UsageError(f"--ttfb-probe: {url!r} is not an http:// or https:// URL")
-    if samples < 1:
-        raise pytest.UsageError(f"--ttfb-probe-samples: expected 1 or more, got {samples}")
+            raise pytest.UsageError(
+                f"--ttfb-probe: {redact_url(url)!r} is not an http:// or https:// URL"
+            )
+    samples = int(check_number(samples, "--ttfb-probe-samples", PROBE_SAMPLES, "a whole number"))
     with emulated_network(settings):
         results = probe(urls, samples)
     for line in report_lines(results, samples):

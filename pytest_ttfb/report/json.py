@@ -64,6 +64,7 @@ def write_json(
     os.makedirs(directory, exist_ok=True)
     temporary = f"{path}.tmp{os.getpid()}"
     with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
+        # Every number is finite (settings and markers are range-checked): strict JSON.
+        json.dump(document, handle, indent=2, allow_nan=False)
         handle.write("\n")
     os.replace(temporary, path)
