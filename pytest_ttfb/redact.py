@@ -18,7 +18,7 @@ import functools
 import re
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
-__all__ = ["SECRET_WORDS", "is_secret_name", "redact_url"]
+__all__ = ["SECRET_WORDS", "is_secret_name", "redact_url", "scrub"]
 
 SECRET_WORDS = (
     "key",
@@ -85,3 +85,28 @@ def redact_url(url: str) -> str:
         netloc = f"{netloc}:{port}"
     query = _mask_query(parts.query) if parts.query else ""
     return SplitResult(parts.scheme, netloc, parts.path, query, "").geturl()
+
+
+def _secrets_in(url: str) -> list[str]:
+    """The secret parts of ``url``: its user info and its secret query values."""
+    head = url.split("#", 1)[0]
+    found = []
+    match = re.search(r"//([^/?@]*)@", head)
+    if match:
+        found += [part for part in re.split(r"[:]", match.group(1)) if part]
+    _, mark, query = head.partition("?")
+    if mark:
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if value and is_secret_name(name):
+                found += [value, urlencode({"": value})[1:]]
+    # Shorter than 4 characters is no secret, and masking it would mangle the text.
+    return sorted({part for part in found if len(part) >= 4}, key=len, reverse=True)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error message, say) with ``url`` redacted wherever it appears, and
+    any secret part of it (user info, secret query values) masked on its own."""
+    text = text.replace(url, redact_url(url))
+    for secret in _secrets_in(url):
+        text = text.replace(secret, "***")
+    return text

@@ -17,7 +17,8 @@ import pytest
 
 from .measure.scanner import DEFAULT_RULE, FIRST_TOKEN_RULES
 
-__all__ = ["DEFAULT_RTT_MS",
+__all__ = [
+    "DEFAULT_RTT_MS",
     "MODES",
     "OPTIONS",
     "PROBE_SAMPLES",
@@ -27,7 +28,8 @@ __all__ = ["DEFAULT_RTT_MS",
     "Settings",
     "check_number",
     "resolve",
-    "to_number",]
+    "to_number",
+]
 
 MODES = ("mock", "emulate", "live")
 DEFAULT_RTT_MS = 50.0

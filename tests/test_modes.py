@@ -202,7 +202,11 @@ def test_pooled_clients_default_to_the_recipe(pytester: pytest.Pytester) -> None
     [
         (["--ttfb-mode=fast"], "", "--ttfb-mode: expected one of mock, emulate, live, got 'fast'"),
         (["--ttfb-rtt=soon"], "", "--ttfb-rtt: expected milliseconds in [0, 10000], got 'soon'"),
-        (["--ttfb-budget-scale=0"], "", "--ttfb-budget-scale: expected a factor in (0, 1000], got '0'"),
+        (
+            ["--ttfb-budget-scale=0"],
+            "",
+            "--ttfb-budget-scale: expected a factor in (0, 1000], got '0'",
+        ),
         (
             ["--ttfb-live", "--ttfb-mode=mock"],
             "",
