@@ -156,6 +156,10 @@ def ranked_hints(
             )
         elif why:
             found[HTTP1] = why
+    if HTTP1_CONCURRENCY in found:
+        # The idle connection was not reused because another request in flight took it,
+        # not because the client was made anew.
+        found.pop(NO_REUSE, None)
     wait = record.pool_wait_ms or 0.0
     if wait > POOL_WAIT_HINT_MS and wait > 0.1 * (record.ttfb_ms or 0.0):
         if pool is not None and pool.max_connections is not None:
