@@ -37,8 +37,10 @@ class ClientReport:
 
     def describe(self) -> str:
         expiry = self.pool.keepalive_expiry
+        limit = self.pool.max_connections
         return (
-            f"client with http2={self.pool.http2}, max_connections={self.pool.max_connections}, "
+            f"{self.pool.stack} client with http2={self.pool.http2}, "
+            f"max_connections={'unlimited' if limit is None else limit}, "
             f"keepalive_expiry={'none' if expiry is None else f'{expiry:g} s'} "
             f"({self.requests} request(s) in {len(self.tests)} test(s))"
         )
@@ -60,21 +62,31 @@ def _findings(pool: PoolSettings, by_test: dict[str, list[RequestTiming]]) -> li
     found: list[Finding] = []
     expiry = pool.keepalive_expiry
     if expiry is not None and expiry <= SHORT_KEEPALIVE_S:
+        default = (
+            " (httpx's default, and the Anthropic SDK's)" if expiry == SHORT_KEEPALIVE_S else ""
+        )
         found.append(
             Finding(
-                f"keep-alive expiry of {expiry:g} s (httpx's default, and the Anthropic SDK's): "
+                f"keep-alive expiry of {expiry:g} s{default}: "
                 "a pause longer than that between calls pays TCP + TLS again",
                 f"Limits(keepalive_expiry={RECIPE_KEEPALIVE_S:g})",
             )
         )
     every = [r for requests in by_test.values() for r in requests]
-    https = [r for r in every if r.url.startswith("https:") and r.http_version]
+    # Only records with a connection say what a server negotiated: a mocking library's
+    # responses (pytest-httpx labels them HTTP/1.1) have none.
+    https = [
+        r
+        for r in every
+        if r.url.startswith("https:") and r.http_version and r.connection_id is not None
+    ]
     if not pool.http2:
         found.append(
             Finding(
                 "HTTP/2 off: concurrent calls each need a connection (and a handshake) of "
                 "their own",
-                "Client(http2=True), with the h2 package installed (pip install 'httpx2[http2]')",
+                f"{pool.stack}.Client(http2=True), with the h2 package installed "
+                f"(pip install '{pool.stack}[http2]')",
             )
         )
     elif https and all(r.http_version == "HTTP/1.1" for r in https):

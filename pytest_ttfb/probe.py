@@ -26,7 +26,8 @@ from .measure.record import RequestTiming
 from .measure.recorder import Recorder
 from .measure.stacks import instrument
 from .modes import emulated_network
-from .settings import Settings
+from .redact import redact_url, scrub
+from .settings import PROBE_SAMPLES, Settings, check_number
 
 __all__ = ["ProbeResult", "main", "probe", "report_lines"]
 
@@ -53,11 +54,18 @@ def main(
 ) -> int:
     """The probe as ``pytest --ttfb-probe`` runs it: 0 when a URL answered, else 1."""
     for url in urls:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises ValueError on a port out of range)
+        except ValueError as exc:
+            raise pytest.UsageError(
+                f"--ttfb-probe: {redact_url(url)!r} is not a URL: {exc}"
+            ) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise pytest.UsageError(f"--ttfb-probe: {url!r} is not an http:// or https:// URL")
-    if samples < 1:
-        raise pytest.UsageError(f"--ttfb-probe-samples: expected 1 or more, got {samples}")
+            raise pytest.UsageError(
+                f"--ttfb-probe: {redact_url(url)!r} is not an http:// or https:// URL"
+            )
+    samples = int(check_number(samples, "--ttfb-probe-samples", PROBE_SAMPLES, "a whole number"))
     with emulated_network(settings):
         results = probe(urls, samples)
     for line in report_lines(results, samples):
@@ -89,8 +97,8 @@ def probe(urls: Sequence[str], samples: int) -> list[ProbeResult]:
                 with instrument(httpx2.Client(http2=True)) as client:
                     _one(client, url, recorder)  # opens the connection the rest reuse
                     result.warm = [_one(client, url, recorder) for _ in range(samples)]
-            except httpx2.HTTPError as exc:
-                result.error = short_error(exc)
+            except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
+                result.error = scrub(short_error(exc), url)
             results.append(result)
     finally:
         set_active_sink(previous)
@@ -109,7 +117,8 @@ def report_lines(results: Sequence[ProbeResult], samples: int) -> list[str]:
         ("ttfb", "ttfb_ms"),
         ("total", "total_ms"),
     ]
-    width = max(len(r.url) for r in results)
+    shown = {id(r): redact_url(r.url) for r in results}  # every URL printed, redacted
+    width = max(len(url) for url in shown.values())
     lines = [
         f"pytest-ttfb probe: median of {samples} sample(s), ms from the start of each "
         "request (curl -w: time_namelookup, time_connect, time_appconnect, "
@@ -118,28 +127,29 @@ def report_lines(results: Sequence[ProbeResult], samples: int) -> list[str]:
     ]
     for result in results:
         if result.error:
-            lines.append(f"{result.url:<{width}}  error: {result.error}")
+            lines.append(f"{shown[id(result)]:<{width}}  error: {result.error}")
             continue
         for which in ("cold", "warm"):
             cells = "".join(f"{_cell(result.median(which, name)):>9}" for _, name in columns)
             versions = ",".join(sorted({r.http_version or "?" for r in getattr(result, which)}))
-            label = result.url if which == "cold" else ""
+            label = shown[id(result)] if which == "cold" else ""
             lines.append(f"{label:<{width}}  {which:<4}{cells}  {versions}")
     reachable = [r for r in results if not r.error and r.median("warm", "ttfb_ms") is not None]
     if reachable:
         best = min(
             reachable, key=lambda r: (r.median("warm", "ttfb_ms"), r.median("cold", "ttfb_ms"))
         )
+        url = shown[id(best)]
         lines.append(
-            f"fastest: {best.url} (warm TTFB {_cell(best.median('warm', 'ttfb_ms'))} ms, "
+            f"fastest: {url} (warm TTFB {_cell(best.median('warm', 'ttfb_ms'))} ms, "
             f"cold {_cell(best.median('cold', 'ttfb_ms'))} ms): pin it with "
-            f"ANTHROPIC_BASE_URL={best.url} or --ttfb-base-url={best.url}"
+            f"ANTHROPIC_BASE_URL={url} or --ttfb-base-url={url}"
         )
     for result in results:
         tcp = result.tcp_connect_ms
         if tcp is not None and tcp > CONNECT_HINT_MS:
             lines.append(
-                f"warning: TCP connect to {result.url} takes {tcp:.0f} ms (over "
+                f"warning: TCP connect to {shown[id(result)]} takes {tcp:.0f} ms (over "
                 f"{CONNECT_HINT_MS:g} ms): that server is far from this machine"
             )
     return lines

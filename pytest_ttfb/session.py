@@ -161,7 +161,7 @@ class TtfbSession:
         recorder = item.stash[_RECORDER]
         scale = self.settings.budget_scale
         result.verdicts = judge(result.budgets, recorder.requests, scale)
-        failure = failure_text(result, recorder.failures, scale)
+        failure = failure_text(result, recorder.failures, scale, settings=self.settings)
         if failure and body_error is None:
             pytest.fail(failure, pytrace=False)
         elif failure and plugin_error_in(body_error) is None:

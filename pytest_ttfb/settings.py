@@ -8,6 +8,7 @@ and what was expected.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,19 @@ import pytest
 from .baseline.gates import Gate, GateError, parse_gate
 from .measure.scanner import DEFAULT_RULE, FIRST_TOKEN_RULES
 
-__all__ = ["DEFAULT_RTT_MS", "MODES", "OPTIONS", "RECIPE", "PoolConfig", "Settings", "resolve"]
+__all__ = [
+    "DEFAULT_RTT_MS",
+    "MODES",
+    "OPTIONS",
+    "PROBE_SAMPLES",
+    "RECIPE",
+    "Bounds",
+    "PoolConfig",
+    "Settings",
+    "check_number",
+    "resolve",
+    "to_number",
+]
 
 MODES = ("mock", "emulate", "live")
 REPORT_STYLES = ("full", "short", "none")
@@ -201,7 +214,8 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(
                 option.flag, action="store_true", default=None, dest=dest, help=option.help
             )
-            parser.addini(option.ini, option.help, type="bool", default=False)
+            # Read as text and parsed by _bool, so a bad value names its ini key.
+            parser.addini(option.ini, option.help, default=None)
         else:
             group.addoption(
                 option.flag,
@@ -282,24 +296,69 @@ def _raw(config: pytest.Config, ini: str) -> tuple[Any, str]:
     return None, ""
 
 
-def _number(value: Any, source: str, *, minimum: float, strict: bool, what: str) -> float:
+def _plain(number: float) -> str:
+    """A bound as people write it: 1000000, not 1e+06."""
+    return str(int(number)) if number == int(number) else f"{number:g}"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range a number the user gives must fall in: ``low`` to ``high``, ``low``
+    itself excluded when ``open_low``; ``whole`` asks for an integer."""
+
+    low: float
+    high: float
+    open_low: bool = False
+    whole: bool = False
+
+    def describe(self) -> str:
+        return f"{'(' if self.open_low else '['}{_plain(self.low)}, {_plain(self.high)}]"
+
+    def contains(self, number: float) -> bool:
+        above = number > self.low if self.open_low else number >= self.low
+        return above and number <= self.high
+
+
+# Every number a user can give, and its range (NaN and infinities are outside them all).
+RTT_MS = Bounds(0, 10_000)
+BUDGET_SCALE = Bounds(0, 1_000, open_low=True)
+POOL_SIZE = Bounds(1, 1_000_000, whole=True)
+SECONDS = Bounds(0, 86_400)
+PROBE_SAMPLES = Bounds(1, 1_000, whole=True)
+
+
+def to_number(value: Any) -> float | None:
+    """``value`` as a finite float, or None: not a number, NaN, an infinity, a bool, or
+    an int too large for a float (``10**400``)."""
+    if isinstance(value, bool):
+        return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if number != number or number < minimum or (strict and number == minimum):  # NaN
-        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-        raise pytest.UsageError(f"{source}: expected {what} {bound}, got {value!r}")
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _number(value: Any, source: str, bounds: Bounds, what: str) -> float:
+    """``value`` as a number within ``bounds``, else a usage error naming ``source``."""
+    number = to_number(value)
+    if number is None or not bounds.contains(number) or (bounds.whole and number % 1):
+        raise pytest.UsageError(f"{source}: expected {what} in {bounds.describe()}, got {value!r}")
     return number
 
 
+def check_number(value: Any, source: str, bounds: Bounds, what: str) -> float:
+    """``value`` within ``bounds``, else a ``pytest.UsageError`` naming ``source``."""
+    return _number(value, source, bounds, what)
+
+
 def _option_number(
-    config: pytest.Config, ini: str, default: float, *, strict: bool, what: str
+    config: pytest.Config, ini: str, default: float, bounds: Bounds, what: str
 ) -> float:
     raw, source = _raw(config, ini)
     if raw is None:
         return default
-    return _number(raw, source, minimum=0, strict=strict, what=what)
+    return _number(raw, source, bounds, what)
 
 
 def _bool(value: Any, source: str) -> bool:
@@ -323,12 +382,9 @@ def _pool(config: pytest.Config) -> PoolConfig:
         if isinstance(setting.default, bool):
             values[field] = _bool(raw, source)
         elif isinstance(setting.default, int):
-            number = _number(raw, source, minimum=0, strict=True, what="a whole number")
-            if number != int(number):
-                raise pytest.UsageError(f"{source}: expected a whole number, got {raw!r}")
-            values[field] = int(number)
+            values[field] = int(_number(raw, source, POOL_SIZE, "a whole number"))
         else:
-            values[field] = _number(raw, source, minimum=0, strict=False, what="seconds")
+            values[field] = _number(raw, source, SECONDS, "seconds")
     return PoolConfig(**values)
 
 
@@ -356,9 +412,7 @@ def _regions(config: pytest.Config) -> tuple[tuple[str, float], ...]:
         if not name:
             raise pytest.UsageError(f"{source}: expected NAME:RTT_MS, got {entry!r}")
         where = f"{source} ({name})"
-        regions.append(
-            (name.lower(), _number(rtt, where, minimum=0, strict=False, what="milliseconds"))
-        )
+        regions.append((name.lower(), _number(rtt, where, RTT_MS, "milliseconds")))
     return tuple(regions)
 
 
@@ -394,9 +448,9 @@ def resolve(config: pytest.Config) -> Settings:
             )
         mode = "live"
 
-    rtt = _option_number(config, "ttfb_rtt", DEFAULT_RTT_MS, strict=False, what="milliseconds")
-    jitter = _option_number(config, "ttfb_jitter", 0.0, strict=False, what="milliseconds")
-    scale = _option_number(config, "ttfb_budget_scale", 1.0, strict=True, what="a factor")
+    rtt = _option_number(config, "ttfb_rtt", DEFAULT_RTT_MS, RTT_MS, "milliseconds")
+    jitter = _option_number(config, "ttfb_jitter", 0.0, RTT_MS, "milliseconds")
+    scale = _option_number(config, "ttfb_budget_scale", 1.0, BUDGET_SCALE, "a factor")
     no_budgets, no_budgets_source = _raw(config, "ttfb_no_budgets")
     base_url, _ = _raw(config, "ttfb_base_url")
     if base_url is None:

@@ -228,15 +228,15 @@ def test_setup_requests_are_recorded_but_not_judged(conftest: pytest.Pytester) -
 @pytest.mark.parametrize(
     ("marker", "complaint"),
     [
-        ("max_ttfb(-5)", "ms must be a positive number of milliseconds, got -5"),
-        ("max_ttfb('fast')", "ms must be a positive number of milliseconds, got 'fast'"),
+        ("max_ttfb(-5)", "ms must be a number of milliseconds in (0, 86400000], got -5"),
+        ("max_ttfb('fast')", "ms must be a number of milliseconds in (0, 86400000], got 'fast'"),
         ("max_ttfb()", "takes exactly one ms argument, got 0"),
         ("max_ttfb(100, percentile=150)", "percentile must be a number in (0, 100], got 150"),
         ("max_total(100, warm='yes')", "warm must be True or False, got 'yes'"),
         ("max_first_token(100, pct=95)", "unknown keyword pct (accepts percentile, warm)"),
         ("max_connect(100, warm=True)", "unknown keyword warm (accepts percentile)"),
-        ("max_new_connections(1.5)", "n must be a whole number >= 0, got 1.5"),
-        ("max_new_connections(True)", "n must be a whole number >= 0, got True"),
+        ("max_new_connections(1.5)", "n must be a whole number in [0, 1000000], got 1.5"),
+        ("max_new_connections(True)", "n must be a whole number in [0, 1000000], got True"),
     ],
 )
 def test_bad_marker_arguments_are_a_usage_error_naming_the_test(
@@ -259,7 +259,7 @@ def test_bad_marker_arguments_are_a_usage_error_naming_the_test(
         [
             "*pytest-ttfb: invalid budget marker*",
             f"*test_bad_marker_arguments_are_a_usage_error_naming_the_test.py::test_broken: "
-            f"@pytest.mark.{name}: {complaint}*",
+            f"@pytest.mark.{name}: {complaint.replace('[', '[[]')}*",
         ]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

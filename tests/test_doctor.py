@@ -35,13 +35,14 @@ def test_defaults_that_defeat_the_recipe_are_named(
     result.stdout.fnmatch_lines(
         [
             "*- pytest-ttfb doctor: settings that defeat the recipe -*",
-            "client with http2=False, max_connections=1000, keepalive_expiry=5 s "
+            "httpx2 client with http2=False, max_connections=1000, keepalive_expiry=5 s "
             "(1 request(s) in 1 test(s)):",
             "  - keep-alive expiry of 5 s (httpx's default, and the Anthropic SDK's)*",
             "    fix: Limits(keepalive_expiry=60)",
             "  - HTTP/2 off*",
-            "    fix: Client(http2=True)*",
-            "client with http2=True, max_connections=2, keepalive_expiry=60 s *:",
+            "    fix: httpx2.Client(http2=True), with the h2 package installed "
+            "(pip install 'httpx2[http2]')",
+            "httpx client with http2=True, max_connections=2, keepalive_expiry=60 s *:",
             "  - max_connections=2 is below the 5 concurrent HTTP/1.1 requests seen in "
             "*test_small_pool: the rest waited for the pool",
             "    fix: Limits(max_connections=5), or http2=True",

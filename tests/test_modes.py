@@ -203,8 +203,12 @@ def test_pooled_clients_default_to_the_recipe(pytester: pytest.Pytester) -> None
     ("args", "ini", "message"),
     [
         (["--ttfb-mode=fast"], "", "--ttfb-mode: expected one of mock, emulate, live, got 'fast'"),
-        (["--ttfb-rtt=soon"], "", "--ttfb-rtt: expected milliseconds >= 0, got 'soon'"),
-        (["--ttfb-budget-scale=0"], "", "--ttfb-budget-scale: expected a factor > 0, got '0'"),
+        (["--ttfb-rtt=soon"], "", "--ttfb-rtt: expected milliseconds in [0, 10000], got 'soon'"),
+        (
+            ["--ttfb-budget-scale=0"],
+            "",
+            "--ttfb-budget-scale: expected a factor in (0, 1000], got '0'",
+        ),
         (
             ["--ttfb-live", "--ttfb-mode=mock"],
             "",
@@ -213,7 +217,7 @@ def test_pooled_clients_default_to_the_recipe(pytester: pytest.Pytester) -> None
         (
             [],
             "ttfb_max_connections = many",
-            "ini key ttfb_max_connections: expected a whole number > 0, got 'many'",
+            "ini key ttfb_max_connections: expected a whole number in [1, 1000000], got 'many'",
         ),
         ([], "ttfb_http2 = perhaps", "ini key ttfb_http2: expected true or false, got 'perhaps'"),
         (
@@ -221,7 +225,7 @@ def test_pooled_clients_default_to_the_recipe(pytester: pytest.Pytester) -> None
             "",
             "--ttfb-first-token: expected one of delta, visible, openai, got 'first'",
         ),
-        (["--ttfb-jitter=-1"], "", "--ttfb-jitter: expected milliseconds >= 0, got '-1'"),
+        (["--ttfb-jitter=-1"], "", "--ttfb-jitter: expected milliseconds in [0, 10000], got '-1'"),
         (
             [],
             "ttfb_regions = eu-west-1",
@@ -230,7 +234,7 @@ def test_pooled_clients_default_to_the_recipe(pytester: pytest.Pytester) -> None
         (
             [],
             "ttfb_regions = eu-west-1:far",
-            "ini key ttfb_regions (eu-west-1): expected milliseconds >= 0, got 'far'",
+            "ini key ttfb_regions (eu-west-1): expected milliseconds in [0, 10000], got 'far'",
         ),
     ],
 )

@@ -80,7 +80,7 @@ def test_probe_with_nothing_reachable_exits_1(pytester: pytest.Pytester) -> None
         ),
         (
             ["--ttfb-probe-samples=0", "--ttfb-probe", "https://a.test"],
-            "--ttfb-probe-samples: expected 1 or more, got 0",
+            "--ttfb-probe-samples: expected a whole number in [1, 1000], got 0",
         ),
     ],
 )

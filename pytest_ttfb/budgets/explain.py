@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from ..measure.record import RequestTiming
+from ..settings import Settings
 from .judge import Verdict, fmt_ms
 
-__all__ = ["CONNECT_HINT_MS", "describe_failure", "hints", "waterfall"]
+__all__ = [
+    "CONNECT_HINT_MS",
+    "PRECEDENCE",
+    "describe_failure",
+    "hints",
+    "ranked_hints",
+    "waterfall",
+]
 
 CONNECT_HINT_MS = 80.0
 POOL_WAIT_HINT_MS = 5.0
@@ -28,10 +37,69 @@ def waterfall(record: RequestTiming) -> list[str]:
     return lines
 
 
-def hints(record: RequestTiming, requests: Sequence[RequestTiming]) -> list[str]:
-    """Causes we can recognise from the records alone."""
-    found: list[str] = []
+# The causes ``hints`` recognises, and for each budget kind the order in which they
+# explain a breach, best first (README: "Which hint comes first"). A cause missing
+# from a row still shows, after the ones listed.
+HTTP1_CONCURRENCY = "http1_concurrency"  # HTTP/1.1 and requests in flight together
+KEEPALIVE_EXPIRY = "keepalive_expiry"  # the idle connection expired between calls
+NO_REUSE = "no_reuse"  # a new connection although one had been used before
+POOL_WAIT = "pool_wait"  # waited for a connection from the pool
+HTTP1 = "http1"  # HTTP/1.1 although HTTP/2 was asked for (no concurrency seen)
+FAR_SERVER = "far_server"  # the TCP connect alone took over CONNECT_HINT_MS
+
+_TIME_ORDER = (POOL_WAIT, KEEPALIVE_EXPIRY, NO_REUSE, HTTP1_CONCURRENCY, HTTP1, FAR_SERVER)
+PRECEDENCE: dict[str, tuple[str, ...]] = {
+    "max_new_connections": (
+        HTTP1_CONCURRENCY,
+        KEEPALIVE_EXPIRY,
+        NO_REUSE,
+        POOL_WAIT,
+        HTTP1,
+        FAR_SERVER,
+    ),
+    "max_ttfb": _TIME_ORDER,
+    "max_first_token": _TIME_ORDER,
+    "max_total": _TIME_ORDER,
+    "max_connect": (FAR_SERVER, POOL_WAIT, KEEPALIVE_EXPIRY, NO_REUSE, HTTP1_CONCURRENCY, HTTP1),
+}
+HTTPX_DEFAULT_KEEPALIVE_S = 5.0  # httpx's, which the Anthropic SDK keeps
+
+
+def _emulated_rtt(record: RequestTiming, settings: Settings) -> str:
+    """Which emulated RTT the record's host paid, as the user set it."""
+    host = (urlsplit(record.url).hostname or "").lower()
+    for name, rtt in settings.regions:
+        if host == name or host.startswith(name + "."):
+            return f"the emulated RTT of region {name} (ttfb_regions {name}:{rtt:g})"
+    return f"the emulated RTT (--ttfb-rtt={settings.rtt_ms:g})"
+
+
+def _in_flight_together(record: RequestTiming, requests: Sequence[RequestTiming]) -> int:
+    """How many HTTP/1.1 requests to the record's origin (itself included) were in
+    flight while it was."""
+    return sum(
+        1
+        for r in requests
+        if r.origin == record.origin
+        and r.connection_id is not None
+        and r.http_version == "HTTP/1.1"
+        and r.started_at < record.ended_at
+        and record.started_at < r.ended_at
+    ) + (0 if any(r is record for r in requests) else 1)
+
+
+def ranked_hints(
+    record: RequestTiming,
+    requests: Sequence[RequestTiming],
+    marker: str | None = None,
+    *,
+    settings: Settings | None = None,
+) -> list[tuple[str, str]]:
+    """``(cause, hint)`` for each cause recognised from the records alone, ordered by
+    how well it explains a breach of ``marker`` (``PRECEDENCE``)."""
+    found: dict[str, str] = {}
     pool = record.pool
+    stack = pool.stack if pool else "httpx"
     if record.new_connection:
         earlier = [
             r
@@ -45,45 +113,99 @@ def hints(record: RequestTiming, requests: Sequence[RequestTiming]) -> list[str]
             gap = record.started_at - max(r.ended_at for r in earlier)
             expiry = pool.keepalive_expiry if pool else None
             if expiry is not None and gap > expiry:
-                found.append(
-                    f"keep-alive expiry ({expiry:g} s) is shorter than the {gap:.1f} s gap "
-                    f"since the last request to {record.origin} ended, so its connection "
-                    "was dropped: raise Limits(keepalive_expiry=...) above the gap between "
-                    "calls (httpx's and the Anthropic SDK's default is 5 s)"
+                default = (
+                    ", httpx's default and the Anthropic SDK's"
+                    if expiry == HTTPX_DEFAULT_KEEPALIVE_S
+                    else ""
+                )
+                found[KEEPALIVE_EXPIRY] = (
+                    f"keep-alive expiry ({expiry:g} s{default}) is shorter than the "
+                    f"{gap:.1f} s gap since the last request to {record.origin} ended, so "
+                    "its connection was dropped: raise Limits(keepalive_expiry=...) above "
+                    "the gap between calls"
                 )
             else:
-                found.append(
+                found[NO_REUSE] = (
                     f"a new connection to {record.origin} although an earlier request had "
                     f"finished with one {gap:.2f} s before: no reuse. Is a new client made "
                     "per call? Share one client (the ttfb_client fixture, or one "
                     "Anthropic() per process)"
                 )
-    if (
-        pool is not None
-        and pool.http2
-        and record.http_version == "HTTP/1.1"
-        and record.url.startswith("https:")
-    ):
-        found.append(
-            "HTTP/1.1 was negotiated although the client asked for HTTP/2: is the h2 "
-            "package installed (pip install 'httpx2[http2]')? Otherwise the server did "
-            "not offer h2"
-        )
+    # Only a record with a connection says what the server negotiated: responses from
+    # a mocking library (pytest-httpx says HTTP/1.1) have none.
+    if record.http_version == "HTTP/1.1" and record.connection_id is not None:
+        if pool is not None and pool.http2 and record.url.startswith("https:"):
+            why = (
+                "HTTP/1.1 was negotiated although the client asked for HTTP/2: is the h2 "
+                f"package installed (pip install '{stack}[http2]')? Otherwise the server "
+                "did not offer h2"
+            )
+        elif pool is not None and not pool.http2:
+            why = (
+                "the client speaks HTTP/1.1 only: "
+                f"{stack}.Client(http2=True), with pip install '{stack}[http2]'"
+            )
+        else:
+            why = ""
+        together = _in_flight_together(record, requests)
+        if together > 1 and record.new_connection:
+            found[HTTP1_CONCURRENCY] = (
+                f"{together} requests to {record.origin} were in flight at once over "
+                "HTTP/1.1, which carries one at a time per connection, so each opened "
+                "its own" + (f"; {why}" if why else "; HTTP/2 would carry them on one")
+            )
+        elif why:
+            found[HTTP1] = why
+    if HTTP1_CONCURRENCY in found:
+        # The idle connection was not reused because another request in flight took it,
+        # not because the client was made anew.
+        found.pop(NO_REUSE, None)
     wait = record.pool_wait_ms or 0.0
     if wait > POOL_WAIT_HINT_MS and wait > 0.1 * (record.ttfb_ms or 0.0):
-        limit = f"max_connections={pool.max_connections} " if pool else ""
-        found.append(
-            f"{fmt_ms(wait)} ms waiting for a connection from the pool: {limit}is below the "
-            "concurrency; raise Limits(max_connections=...) or enable HTTP/2"
-        )
+        if pool is not None and pool.max_connections is not None:
+            found[POOL_WAIT] = (
+                f"{fmt_ms(wait)} ms waiting for a connection from the pool: "
+                f"max_connections={pool.max_connections} is below the concurrency; raise "
+                "Limits(max_connections=...) or enable HTTP/2"
+            )
+        else:
+            limit = "unlimited" if pool is not None else "unknown"
+            found[POOL_WAIT] = (
+                f"{fmt_ms(wait)} ms waiting for a connection from the pool "
+                f"(max_connections {limit}): it waited for a connection being opened"
+            )
     tcp = record.tcp_connect_ms
     if tcp is not None and tcp > CONNECT_HINT_MS:
-        found.append(
-            f"TCP connect took {fmt_ms(tcp)} ms (over {CONNECT_HINT_MS:g} ms): the server "
-            "is far from this machine; pin a base URL near the caller "
-            "(ANTHROPIC_BASE_URL or --ttfb-base-url)"
-        )
-    return found
+        if settings is not None and settings.mode == "emulate":
+            found[FAR_SERVER] = (
+                f"TCP connect took {fmt_ms(tcp)} ms (over {CONNECT_HINT_MS:g} ms): the server "
+                f"is far, by {_emulated_rtt(record, settings)}: what a caller that far "
+                "would pay"
+            )
+        else:
+            found[FAR_SERVER] = (
+                f"TCP connect took {fmt_ms(tcp)} ms (over {CONNECT_HINT_MS:g} ms): the server "
+                "is far from this machine; pin a base URL near the caller "
+                "(ANTHROPIC_BASE_URL or --ttfb-base-url)"
+            )
+    order = PRECEDENCE.get(marker or "", _TIME_ORDER)
+    ranked = sorted(
+        found.items(),
+        key=lambda item: order.index(item[0]) if item[0] in order else len(order),
+    )
+    return ranked
+
+
+def hints(
+    record: RequestTiming,
+    requests: Sequence[RequestTiming],
+    marker: str | None = None,
+    *,
+    settings: Settings | None = None,
+) -> list[str]:
+    """The hints for one offending request, the likeliest cause of a ``marker``
+    breach first (``PRECEDENCE``)."""
+    return [text for _, text in ranked_hints(record, requests, marker, settings=settings)]
 
 
 def _describe_request(record: RequestTiming, index: int) -> str:
@@ -105,9 +227,12 @@ def describe_failure(
     requests: Sequence[RequestTiming],
     scale: float = 1.0,
     limit: int = 3,
+    *,
+    settings: Settings | None = None,
 ) -> str:
     """The failure text: each breached budget, then its worst offending requests with a
-    waterfall and the hints that apply."""
+    waterfall and the hints that apply, likeliest cause first. ``settings`` says the
+    mode (emulate: the hints name the emulated RTT)."""
     in_call = [r for r in requests if r.when == "call"]
     failed = [v for v in verdicts if v.status == "fail"]
     lines = [
@@ -128,7 +253,8 @@ def describe_failure(
                     f"    {field_name} {fmt_ms(value)} ms > budget "
                     f"{verdict.budget.limit * scale:g} ms"
                 )
-            lines.extend(f"    hint: {hint}" for hint in hints(record, in_call))
+            found = hints(record, in_call, verdict.budget.marker, settings=settings)
+            lines.extend(f"    hint: {hint}" for hint in found)
         if len(verdict.offenders) > limit:
             lines.append(f"  ... and {len(verdict.offenders) - limit} more request(s)")
     return "\n".join(lines)

@@ -12,8 +12,27 @@ from .kinds import KINDS, Budget
 __all__ = ["budgets_for", "parse_mark"]
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+# The ranges a marker's numbers must fall in (README: "Ranges").
+MAX_BUDGET_MS = 86_400_000.0  # one day
+MAX_NEW_CONNECTIONS = 1_000_000
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None (not a number, a bool, NaN, an infinity, or
+    an int too large for a float such as ``10**400``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, cut short when huge (``10**400`` has 401 digits)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
 def parse_mark(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Budget:
@@ -32,19 +51,27 @@ def parse_mark(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Budget
     if unknown:
         accepted = ", ".join(sorted(kind.keywords)) or "no keyword"
         raise BudgetError(f"unknown keyword {', '.join(unknown)} (accepts {accepted})")
+    number = _finite(limit)
     if kind.field is None:
-        if not (_is_number(limit) and limit >= 0 and limit == int(limit)):
-            raise BudgetError(f"n must be a whole number >= 0, got {limit!r}")
-        return Budget(name, float(limit))
-    if not (_is_number(limit) and limit > 0):
-        raise BudgetError(f"ms must be a positive number of milliseconds, got {limit!r}")
+        if number is None or not 0 <= number <= MAX_NEW_CONNECTIONS or number % 1:
+            raise BudgetError(
+                f"n must be a whole number in [0, {MAX_NEW_CONNECTIONS}], got {_show(limit)}"
+            )
+        return Budget(name, number)
+    if number is None or not 0 < number <= MAX_BUDGET_MS:
+        raise BudgetError(
+            f"ms must be a number of milliseconds in (0, {MAX_BUDGET_MS:.0f}], got {_show(limit)}"
+        )
     percentile = kwargs.get("percentile")
-    if percentile is not None and not (_is_number(percentile) and 0 < percentile <= 100):
-        raise BudgetError(f"percentile must be a number in (0, 100], got {percentile!r}")
+    if percentile is not None:
+        percent = _finite(percentile)
+        if percent is None or not 0 < percent <= 100:
+            raise BudgetError(f"percentile must be a number in (0, 100], got {_show(percentile)}")
+        percentile = percent
     warm = kwargs.get("warm", False)
     if not isinstance(warm, bool):
         raise BudgetError(f"warm must be True or False, got {warm!r}")
-    return Budget(name, float(limit), None if percentile is None else float(percentile), warm)
+    return Budget(name, number, percentile, warm)
 
 
 def budgets_for(marks: Iterable[Any]) -> list[Budget]:

@@ -208,11 +208,19 @@ def short_error(exc: BaseException) -> str:
 
 
 def pool_settings(pool: Any) -> PoolSettings | None:
-    """What an httpcore (or httpcore2) connection pool was configured with."""
+    """What an httpcore (or httpcore2) connection pool was configured with, and which
+    client package it serves. Called once per transport, never per request."""
+    import sys  # once per transport: where it is imported does not matter
+
     if pool is None or not hasattr(pool, "_keepalive_expiry"):
         return None
+    limit = getattr(pool, "_max_connections", None)
+    if limit is not None and limit >= sys.maxsize:  # httpcore's stand-in for "no limit"
+        limit = None
+    package = type(pool).__module__.split(".")[0]
     return PoolSettings(
         http2=bool(getattr(pool, "_http2", False)),
-        max_connections=getattr(pool, "_max_connections", None),
+        max_connections=limit,
         keepalive_expiry=getattr(pool, "_keepalive_expiry", None),
+        stack={"httpcore": "httpx", "httpcore2": "httpx2"}.get(package, package),
     )

@@ -14,8 +14,9 @@ class PoolSettings:
     """What the instrumented client's pool was configured with, for the hints."""
 
     http2: bool
-    max_connections: int | None
+    max_connections: int | None  # None: unlimited
     keepalive_expiry: float | None  # seconds
+    stack: str = "httpx"  # the client's package: "httpx" or "httpx2" (for the fixes named)
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..budgets.explain import describe_failure
 from ..results import TestResult
+from ..settings import Settings
 
 __all__ = ["describe_unmatched", "failure_text"]
 
@@ -24,10 +25,17 @@ def describe_unmatched(unmatched: Sequence[str]) -> str:
     )
 
 
-def failure_text(result: TestResult, failures: Sequence[str], scale: float) -> str:
+def failure_text(
+    result: TestResult,
+    failures: Sequence[str],
+    scale: float,
+    *,
+    settings: Settings | None = None,
+) -> str:
     """Why the plugin fails this test, or "": requests no route matched, the plugin's
-    own errors, and breached budgets (when they are enforced)."""
+    own errors, and breached budgets (when they are enforced). ``settings`` gives the
+    hints the mode."""
     parts = [describe_unmatched(result.unmatched), *dict.fromkeys(failures)]
     if result.enforced and any(v.status == "fail" for v in result.verdicts):
-        parts.append(describe_failure(result.verdicts, result.requests, scale))
+        parts.append(describe_failure(result.verdicts, result.requests, scale, settings=settings))
     return "\n\n".join(part for part in parts if part)

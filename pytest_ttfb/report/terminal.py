@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from ..doctor import diagnose
+from ..redact import redact_url
 from ..results import TestResult
 from ..settings import Settings
 from ..stats import nearest_rank
@@ -46,14 +48,25 @@ def describe_mode(settings: Settings) -> str:
     return settings.mode
 
 
+def _under(url: str, base: str) -> bool:
+    """Whether ``url`` goes to ``base``: same scheme and host, a path below its path.
+    Both are redacted URLs (records hold redacted URLs: compare like with like)."""
+    target, root = urlsplit(url), urlsplit(base)
+    if (target.scheme, target.netloc) != (root.scheme, root.netloc):
+        return False
+    prefix = root.path.rstrip("/")
+    return target.path == prefix or target.path.startswith(prefix + "/")
+
+
 def base_url_line(results: Sequence[TestResult], base_url: str | None) -> str:
-    """Live mode: where the session's Anthropic calls went, and what connecting cost."""
-    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    """Live mode: where the session's Anthropic calls went, and what connecting cost.
+    The base URL is shown redacted, like every URL in the reports."""
+    base = redact_url(base_url or DEFAULT_BASE_URL).rstrip("/")
     connects = [
         r.connect_ms
         for result in results
         for r in result.requests
-        if r.url.startswith(base) and r.connect_ms is not None
+        if r.connect_ms is not None and _under(r.url, base)
     ]
     cost = (
         f"connect p50 {nearest_rank(connects, 50):.1f} ms, max {max(connects):.1f} ms "
