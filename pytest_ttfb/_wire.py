@@ -170,8 +170,8 @@ def ttfb_mock(
     from .modes import serving
     from .modes.mock import TtfbRouter
 
-    mode = request.config.stash[_SESSION].settings.mode
-    with serving(TtfbRouter(), mode, _ttfb_network) as router:
+    settings = request.config.stash[_SESSION].settings
+    with serving(TtfbRouter(history=settings.mock_history), settings.mode, _ttfb_network) as router:
         yield router
 
 

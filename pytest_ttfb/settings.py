@@ -35,6 +35,7 @@ __all__ = [
 MODES = ("mock", "emulate", "live")
 REPORT_STYLES = ("full", "short", "none")
 DEFAULT_STORAGE = ".ttfb"
+DEFAULT_MOCK_HISTORY = 1000
 DEFAULT_RTT_MS = 50.0
 
 
@@ -204,6 +205,7 @@ class Settings:
     storage: str = DEFAULT_STORAGE
     compare: str | None = None  # "" is the latest saved run
     gates: tuple[Gate, ...] = ()
+    mock_history: int = DEFAULT_MOCK_HISTORY
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -277,6 +279,12 @@ def add_options(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini(
+        "ttfb_mock_history",
+        "calls each ttfb_mock route (and the router) keeps in its history; call_count "
+        f"stays exact (default {DEFAULT_MOCK_HISTORY})",
+        default=None,
+    )
+    parser.addini(
         "ttfb_regions",
         "emulated regions as NAME:RTT_MS pairs, for example 'us-east-1:12 eu-west-1:95'; "
         "a host named NAME or NAME.anything costs that RTT",
@@ -325,6 +333,7 @@ BUDGET_SCALE = Bounds(0, 1_000, open_low=True)
 POOL_SIZE = Bounds(1, 1_000_000, whole=True)
 SECONDS = Bounds(0, 86_400)
 PROBE_SAMPLES = Bounds(1, 1_000, whole=True)
+MOCK_HISTORY = Bounds(0, 1_000_000, whole=True)
 
 
 def to_number(value: Any) -> float | None:
@@ -451,6 +460,9 @@ def resolve(config: pytest.Config) -> Settings:
     rtt = _option_number(config, "ttfb_rtt", DEFAULT_RTT_MS, RTT_MS, "milliseconds")
     jitter = _option_number(config, "ttfb_jitter", 0.0, RTT_MS, "milliseconds")
     scale = _option_number(config, "ttfb_budget_scale", 1.0, BUDGET_SCALE, "a factor")
+    history = _option_number(
+        config, "ttfb_mock_history", DEFAULT_MOCK_HISTORY, MOCK_HISTORY, "a whole number"
+    )
     no_budgets, no_budgets_source = _raw(config, "ttfb_no_budgets")
     base_url, _ = _raw(config, "ttfb_base_url")
     if base_url is None:
@@ -493,6 +505,7 @@ def resolve(config: pytest.Config) -> Settings:
         storage=str(storage) if storage else DEFAULT_STORAGE,
         compare=config.getoption("ttfb_compare", default=None),
         gates=_gates(config),
+        mock_history=int(history),
         budget_scale=scale,
         enforce_budgets=not (no_budgets is not None and _bool(no_budgets, no_budgets_source)),
         pool=_pool(config),

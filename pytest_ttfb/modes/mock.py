@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import httpx
 import respx
 from respx.mocks import HTTPCoreMocker, Mocker
-from respx.models import AllMockedAssertionError, Route
+from respx.models import AllMockedAssertionError, Call, CallList, Route
 
 from ..errors import PluginError
 from ..measure.active import active_sink
@@ -119,22 +119,65 @@ class PacedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
             yield chunk
 
 
+DEFAULT_HISTORY = 1000
+
+
+class BoundedCallList(CallList):
+    """respx's call history, keeping only the last ``keep`` calls (each holds a request
+    and its response: a test of 100,000 requests would keep them all), while
+    ``call_count`` and ``called`` still count every call."""
+
+    def __init__(self, *calls: Any, name: Any = "respx", keep: int = DEFAULT_HISTORY) -> None:
+        super().__init__(*calls, name=name)
+        self._ttfb_keep = keep
+        self._ttfb_dropped = 0
+
+    @property
+    def called(self) -> bool:  # type: ignore[override]
+        return self.call_count > 0
+
+    @property
+    def call_count(self) -> int:  # type: ignore[override]
+        return len(self) + self._ttfb_dropped
+
+    def append(self, call: Call) -> None:
+        super().append(call)
+        if len(self) > self._ttfb_keep:
+            del self[0]
+            self._ttfb_dropped += 1
+
+    def record(self, request: httpx.Request, response: httpx.Response | None) -> Call:
+        call = Call(request=request, optional_response=response)
+        self.append(call)
+        return call
+
+    def clear(self) -> None:
+        super().clear()
+        self._ttfb_dropped = 0
+
+
 class TtfbRouter(respx.MockRouter):
     """The ``ttfb_mock`` fixture: a respx ``MockRouter`` active for httpx and httpx2.
 
     Beyond respx: ``route()`` (and ``get()``, ``post()``...) take ``latency=`` in ms,
     the server's time before the response headers; ``messages()`` re-declares the
-    Anthropic Messages route (already declared, JSON and streaming).
+    Anthropic Messages route (already declared, JSON and streaming). The call history
+    of the router and of each route keeps the last ``history`` calls
+    (``call_count`` stays exact).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
         super().__init__(assert_all_called=False, assert_all_mocked=True, using=None)
+        self._ttfb_history = history
+        self.calls = BoundedCallList(name="respx", keep=history)
         self.messages()
 
     def route(
         self, *patterns: Any, name: str | None = None, latency: float | None = None, **lookups: Any
     ) -> Route:
         route = super().route(*patterns, name=name, **lookups)
+        if not isinstance(route.calls, BoundedCallList):
+            route.calls = BoundedCallList(route.calls, name=route, keep=self._ttfb_history)
         if latency is not None:
             # respx may hand back an existing route with the same pattern: tag that one.
             route.ttfb_latency_ms = _check_ms(latency, f"route {route!r}, latency")  # type: ignore[attr-defined]
