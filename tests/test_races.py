@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterator
+from types import ModuleType
 
 import httpx
 import httpx2
@@ -40,7 +41,7 @@ def recorder() -> Iterator[Recorder]:
 
 @pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
 def test_reading_requests_while_bodies_close_loses_no_end(
-    recorder: Recorder, module: type[httpx]
+    recorder: Recorder, module: ModuleType
 ) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         # an iterator: streamed through the wrappers, not read up front
