@@ -163,23 +163,28 @@ class DecodingScanner(FirstTokenScanner):
 
 class _Deflate:
     """HTTP's "deflate": zlib-wrapped as the RFC says, or raw deflate as some servers
-    send it (httpx accepts both the same way)."""
+    send it. Decided on the zlib header (two bytes), however the body was cut: the
+    bytes seen until then are kept, to start over as raw deflate."""
 
-    __slots__ = ("_first", "_inner")
+    __slots__ = ("_inner", "_seen")
 
     def __init__(self) -> None:
         self._inner = zlib.decompressobj()
-        self._first = True
+        self._seen: bytes | None = b""  # None once the format is decided
 
     def __call__(self, data: bytes) -> bytes:
-        first, self._first = self._first, False
+        seen = self._seen
+        if seen is None:
+            return self._inner.decompress(data)
+        seen += data
         try:
-            return self._inner.decompress(data)
+            decoded = self._inner.decompress(data)
         except zlib.error:
-            if not first:
-                raise
             self._inner = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self._inner.decompress(data)
+            self._seen = None
+            return self._inner.decompress(seen)
+        self._seen = None if len(seen) >= 2 else seen
+        return decoded
 
 
 def _gzip() -> Callable[[bytes], bytes]:
