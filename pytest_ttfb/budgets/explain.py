@@ -210,7 +210,12 @@ def hints(
 
 def _describe_request(record: RequestTiming, index: int) -> str:
     if record.connection_id is None:
-        connection = "mocked: no connection"
+        if record.reused:
+            connection = "a connection opened before the client was watched"
+        elif record.status is not None:
+            connection = "mocked: no connection"
+        else:
+            connection = "no connection: failed before getting one"
     elif record.reused:
         connection = f"reused connection {record.connection_id}"
     else:

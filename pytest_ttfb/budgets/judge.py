@@ -6,10 +6,13 @@ Rules, all in this module:
 - ``max_ttfb``, ``max_first_token``, ``max_connect``, ``max_total`` judge the record
   field of the same name; by default every request must be within budget, with
   ``percentile=P`` the P-th percentile (nearest rank) must be. ``warm=True`` judges
-  only requests that reused a connection (in mock mode there are no connections, so
-  every request counts as warm).
+  only requests that reused a connection (a mocked request has no connection, so it
+  counts as warm).
 - ``max_connect`` judges requests that opened a connection; ``max_new_connections``
-  counts them. Where no connection was measured (mock mode) both are ``n/a``.
+  counts them (a request that opened one and then failed included). Where no request
+  reached a connection the transport saw (all mocked, all failed before connecting,
+  or all on connections opened before the client was watched) both are ``n/a``, and
+  the reason says which.
 - A test that recorded no request fails a budget, saying so; so does a budget with no
   request it applies to (a first-token budget with no streamed response).
 """
@@ -39,8 +42,31 @@ def fmt_ms(ms: float) -> str:
     return f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
 
 
-def _measured_connections(requests: Sequence[RequestTiming]) -> bool:
-    return any(r.connection_id is not None for r in requests)
+def _no_connection_reason(requests: Sequence[RequestTiming]) -> str | None:
+    """Why no connection can be judged, from what the requests show; ``None`` when
+    some request reached a connection the transport saw."""
+    if any(r.connection_id is not None for r in requests):
+        return None
+    mocked = failed = unseen = 0
+    for r in requests:
+        if r.reused:  # a stream that is not ours: opened before the client was watched
+            unseen += 1
+        elif r.status is not None:  # answered without a connection: only a mock does that
+            mocked += 1
+        else:
+            failed += 1
+    if mocked == len(requests):
+        return "no request reached a connection (all mocked)"
+    parts = [
+        f"{count} {what}"
+        for count, what in (
+            (mocked, "mocked"),
+            (failed, "failed before getting a connection"),
+            (unseen, "on a connection opened before the client was watched"),
+        )
+        if count
+    ]
+    return f"no request reached a connection the plugin saw opened ({', '.join(parts)})"
 
 
 def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) -> Verdict:
@@ -53,8 +79,9 @@ def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) 
             "watched with ttfb.watch(), or one of the ttfb_* fixtures?)",
         )
     if budget.field is None:
-        if not _measured_connections(requests):
-            return Verdict(budget, "n/a", None, "no connection was measured (mock mode)")
+        missing = _no_connection_reason(requests)
+        if missing is not None:
+            return Verdict(budget, "n/a", None, missing)
         opened = [r for r in requests if r.new_connection]
         status = "pass" if len(opened) <= budget.limit else "fail"
         return Verdict(
@@ -69,8 +96,9 @@ def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) 
     assert name is not None
     limit = budget.limit * scale
     if budget.marker == "max_connect":
-        if not _measured_connections(requests):
-            return Verdict(budget, "n/a", None, "no connection was measured (mock mode)")
+        missing = _no_connection_reason(requests)
+        if missing is not None:
+            return Verdict(budget, "n/a", None, missing)
         eligible = [r for r in requests if r.connect_ms is not None]
         if not eligible:
             return Verdict(budget, "pass", None, "no request opened a connection")

@@ -46,6 +46,9 @@ class AsyncTimingNetworkStream:
         request = current.get()
         if request is not None and request.sent is None:
             request.sent = perf_counter()
+            if request.connection is None:  # sent on a pooled connection (or a watched
+                # one opened before): known here even if no response ever comes
+                request.connection = self.ttfb_connection
         await self._inner.write(buffer, timeout)
 
     async def start_tls(
@@ -138,10 +141,13 @@ class AsyncTimingByteStream:
             await self._inner.aclose()
         finally:
             request = self._request
-            if request.end is None and request.record is None:  # the usual case, inline
+            if request.end is None:  # the usual case, inline: stamp, then look
                 request.end = perf_counter()
-            else:
-                request.finish()
+                # Read ``record`` after storing ``end``: a record built meanwhile by a
+                # thread reading ``ttfb.requests`` gets the end from one side or the
+                # other (``InFlight.timing`` reads the marks after publishing it).
+                if request.record is not None:
+                    request.refresh()
 
 
 class AsyncTimingTransport:
@@ -178,6 +184,7 @@ class AsyncTimingTransport:
         inflight.headers_at = perf_counter()
         inflight.status = response.status_code
         inflight.extensions = response.extensions
+        inflight.response_headers = response.headers  # looked into only if need be
         sink.pending.append(inflight)  # list.append is atomic: threads may share it
         response.stream = self.byte_stream_class(response.stream, inflight)
         return response

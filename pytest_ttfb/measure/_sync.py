@@ -48,6 +48,9 @@ class TimingNetworkStream:
         request = current.get()
         if request is not None and request.sent is None:
             request.sent = perf_counter()
+            if request.connection is None:  # sent on a pooled connection (or a watched
+                # one opened before): known here even if no response ever comes
+                request.connection = self.ttfb_connection
         self._inner.write(buffer, timeout)
 
     def start_tls(
@@ -140,10 +143,13 @@ class TimingByteStream:
             self._inner.close()
         finally:
             request = self._request
-            if request.end is None and request.record is None:  # the usual case, inline
+            if request.end is None:  # the usual case, inline: stamp, then look
                 request.end = perf_counter()
-            else:
-                request.finish()
+                # Read ``record`` after storing ``end``: a record built meanwhile by a
+                # thread reading ``ttfb.requests`` gets the end from one side or the
+                # other (``InFlight.timing`` reads the marks after publishing it).
+                if request.record is not None:
+                    request.refresh()
 
 
 class TimingTransport:
@@ -180,6 +186,7 @@ class TimingTransport:
         inflight.headers_at = perf_counter()
         inflight.status = response.status_code
         inflight.extensions = response.extensions
+        inflight.response_headers = response.headers  # looked into only if need be
         sink.pending.append(inflight)  # list.append is atomic: threads may share it
         response.stream = self.byte_stream_class(response.stream, inflight)
         return response

@@ -16,7 +16,13 @@ from typing import Any
 
 from ..redact import redact_url
 from .record import PoolSettings, RequestTiming
-from .scanner import FIELD_INITIALS, FirstTokenScanner, first_token_rule
+from .scanner import (
+    FIELD_INITIALS,
+    DecodingScanner,
+    FirstTokenScanner,
+    decoder_for,
+    first_token_rule,
+)
 
 __all__ = [
     "Connection",
@@ -35,6 +41,7 @@ class InFlight:
     __slots__ = (
         "connect_end",
         "connect_start",
+        "connection",
         "dns_end",
         "end",
         "error",
@@ -46,6 +53,7 @@ class InFlight:
         "method",
         "pool",
         "record",
+        "response_headers",
         "sent",
         "start",
         "status",
@@ -73,25 +81,34 @@ class InFlight:
         self.error: str | None = None
         self.status: int | None = None
         self.extensions: dict[str, Any] = {}
+        self.response_headers: Any = None  # read only if the body may be content-encoded
+        # The connection this request opened (set by ``opened()``), else the one its
+        # first write went out on (set by the network stream): known even when no
+        # response came back.
+        self.connection: Connection | None = None
         self.record: RequestTiming | None = None
 
     def timing(self) -> RequestTiming:
-        """The record, built once; later marks (body closed) are copied into it."""
+        """The record, built once; later marks (first token, body closed) are copied
+        into it by whoever stamps them."""
         if self.record is not None:
             return self.record
         start = self.start
-        stream = self.extensions.get("network_stream")
-        connection: Connection | None = getattr(stream, "ttfb_connection", None)
+        connection = self.connection
+        if connection is None:  # no write through a watched stream: look at the response
+            connection = getattr(self.extensions.get("network_stream"), "ttfb_connection", None)
+        reused: bool | None
         if connection is not None:
             reused = connection.opened_by is not self
             connection_id: str | None = connection.id
         else:
-            # Mocked (no stream), or a connection opened before the client was watched.
-            reused = stream is not None
+            # A stream that is not ours: a connection opened before the client was
+            # watched, so pooled. No stream: mocked, or failed before it got a connection.
+            reused = True if "network_stream" in self.extensions else None
             connection_id = None
         version = self.extensions.get("http_version")
         method = self.method
-        self.record = RequestTiming(
+        record = RequestTiming(
             method=method if isinstance(method, str) else method.decode(),
             url=redact_url(str(self.url)),
             status=self.status,
@@ -114,18 +131,40 @@ class InFlight:
             pool=self.pool,
             started_unix=time() - (perf_counter() - start),
         )
-        return self.record
+        self.record = record
+        # Another thread may be stamping marks while this one builds (a body closing
+        # while the test reads ``ttfb.requests``). Each stamper stores its mark, then
+        # reads ``record``; this reads the marks again after publishing ``record``. Of
+        # two such store-then-load sequences at least one sees the other's store (the
+        # interpreter runs them in some single order), so no mark is lost, and no lock
+        # is taken on the hot path. Copying twice is harmless: the values are the same.
+        self.refresh()
+        return record
+
+    def refresh(self) -> None:
+        """Copy the marks stamped after the record was built (or while it was)."""
+        record = self.record
+        if record is None:
+            return
+        start = self.start
+        if self.first_body is not None:
+            record.first_body_byte_ms = _ms(start, self.first_body)
+        if self.first_token is not None:
+            record.first_token_ms = _ms(start, self.first_token)
+        if self.end is not None:
+            # ``error`` is stored before ``end`` (``finish``): seen with it.
+            record.error = self.error
+            record.total_ms = _ms(start, self.end)
 
     def finish(self, error: BaseException | None = None) -> None:
         """The body is closed (or the request failed): stamp the end, once."""
         if self.end is not None:
             return
-        self.end = perf_counter()
         if error is not None:
             self.error = short_error(error)
-        if self.record is not None:  # already read: keep it current
-            self.record.total_ms = _ms(self.start, self.end)
-            self.record.error = self.error
+        self.end = perf_counter()
+        if self.record is not None:  # already read (or being read): keep it current
+            self.refresh()
 
     def body_chunk(
         self, scanner: FirstTokenScanner | None, chunk: bytes
@@ -135,9 +174,11 @@ class InFlight:
         found, or the body is no stream of events)."""
         if scanner is None:
             self.first_body = perf_counter()
+            if self.record is not None:
+                self.refresh()
             head = chunk.lstrip(b"\xef\xbb\xbf\r\n")
-            if head and head[:1] not in FIELD_INITIALS:  # JSON and the like: done
-                return None
+            if head and head[:1] not in FIELD_INITIALS:  # JSON and the like, or encoded
+                return self._decoding(chunk)
             scanner = FirstTokenScanner(first_token_rule.name)
         found = scanner.feed(chunk)
         if found is False:
@@ -145,7 +186,29 @@ class InFlight:
         if found:
             self.first_token = perf_counter()
             if self.record is not None:
-                self.record.first_token_ms = _ms(self.start, self.first_token)
+                self.refresh()
+            return None
+        if type(scanner) is FirstTokenScanner:  # not events as sent: encoded events?
+            return self._decoding(scanner.head)
+        return None
+
+    def _decoding(self, head: bytes) -> FirstTokenScanner | None:
+        """The slow path, for a body whose first bytes are no event stream: when the
+        response says it is content-encoded (gzip, deflate, br), scan the decoded
+        events instead; ``head`` is every byte of the body received so far."""
+        headers = self.response_headers
+        encoding = headers.get("content-encoding") if headers is not None else None
+        decode = decoder_for(encoding) if encoding else None
+        if decode is None:
+            return None
+        scanner = DecodingScanner(first_token_rule.name, decode)
+        found = scanner.feed(head)
+        if found is False:
+            return scanner
+        if found:
+            self.first_token = perf_counter()
+            if self.record is not None:
+                self.refresh()
         return None
 
 
@@ -183,11 +246,14 @@ def _ms(start: float, mark: float | None) -> float | None:
 def opened(started: float, resolved: float | None) -> Connection:
     """Stamp the request in flight with its connect phases; name the new connection."""
     request = current.get()
+    connection = Connection(f"{connection_prefix.text}{next(_connection_ids)}", request)
     if request is not None:
         request.connect_start = started
         request.dns_end = resolved
         request.connect_end = perf_counter()
-    return Connection(f"{connection_prefix.text}{next(_connection_ids)}", request)
+        # Even if the request then fails (reset, closed, timed out), it opened this one.
+        request.connection = connection
+    return connection
 
 
 def _attempt(headers: Any) -> int | None:

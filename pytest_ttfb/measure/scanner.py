@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
     "EVENT_FIELDS",
     "FIELD_INITIALS",
     "FIRST_TOKEN_RULES",
+    "DecodingScanner",
     "FirstTokenScanner",
+    "decoder_for",
     "first_token_rule",
     "use_first_token_rule",
 ]
@@ -119,6 +123,7 @@ class FirstTokenScanner:
                 self._pending = pending  # nothing yet, or the start of a field: wait
                 return False
             else:
+                self._pending = pending  # what was sniffed, for a decoding second look
                 return None
         start = 0
         for end in _EVENT_END.finditer(pending):
@@ -127,3 +132,107 @@ class FirstTokenScanner:
             start = end.end()
         self._pending = pending[start:]
         return False
+
+    @property
+    def head(self) -> bytes:
+        """Every byte fed so far, once ``feed`` said the body is no event stream."""
+        return self._pending
+
+
+class DecodingScanner(FirstTokenScanner):
+    """A scanner for a content-encoded body: decodes each chunk, then scans the events.
+
+    Used only when the first bytes were no event stream and the response named a
+    content-encoding this module can decode, so plain bodies never pay for it. A
+    decoding error ends the watch (no first token), never the caller's read.
+    """
+
+    __slots__ = ("_decode",)
+
+    def __init__(self, rule: str, decode: Callable[[bytes], bytes]) -> None:
+        super().__init__(rule)
+        self._decode = decode
+
+    def feed(self, chunk: bytes) -> bool | None:
+        try:
+            decoded = self._decode(chunk)
+        except Exception:  # corrupt or truncated: not ours to report
+            return None
+        return super().feed(decoded)
+
+
+class _Deflate:
+    """HTTP's "deflate": zlib-wrapped as the RFC says, or raw deflate as some servers
+    send it. Decided on the zlib header (two bytes), however the body was cut: the
+    bytes seen until then are kept, to start over as raw deflate."""
+
+    __slots__ = ("_inner", "_seen")
+
+    def __init__(self) -> None:
+        self._inner = zlib.decompressobj()
+        self._seen: bytes | None = b""  # None once the format is decided
+
+    def __call__(self, data: bytes) -> bytes:
+        seen = self._seen
+        if seen is None:
+            return self._inner.decompress(data)
+        seen += data
+        try:
+            decoded = self._inner.decompress(data)
+        except zlib.error:
+            self._inner = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._seen = None
+            return self._inner.decompress(seen)
+        self._seen = None if len(seen) >= 2 else seen
+        return decoded
+
+
+def _gzip() -> Callable[[bytes], bytes]:
+    return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress
+
+
+def _brotli() -> Callable[[bytes], bytes] | None:
+    try:
+        import brotli  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            import brotlicffi as brotli  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+    decompressor = brotli.Decompressor()
+    process = getattr(decompressor, "process", None) or decompressor.decompress
+    return process  # type: ignore[no-any-return]
+
+
+_DECODERS: dict[str, Callable[[], Callable[[bytes], bytes] | None]] = {
+    "gzip": _gzip,
+    "x-gzip": _gzip,
+    "deflate": _Deflate,
+    "br": _brotli,
+}
+
+
+def decoder_for(encoding: str) -> Callable[[bytes], bytes] | None:
+    """A function decoding a body sent with this ``content-encoding`` header value,
+    chunk by chunk; ``None`` when there is nothing to decode or no decoder for it
+    (``br`` needs ``brotli`` or ``brotlicffi`` installed)."""
+    steps: list[Callable[[bytes], bytes]] = []
+    # Codings are listed in the order they were applied: undo the last one first.
+    for coding in reversed(encoding.lower().split(",")):
+        coding = coding.strip()
+        if coding in ("", "identity"):
+            continue
+        make = _DECODERS.get(coding)
+        step = make() if make is not None else None
+        if step is None:
+            return None
+        steps.append(step)
+    if len(steps) <= 1:
+        return steps[0] if steps else None
+
+    def chain(data: bytes) -> bytes:
+        for step in steps:
+            data = step(data)
+        return data
+
+    return chain
