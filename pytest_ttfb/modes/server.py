@@ -18,6 +18,7 @@ import http.client
 import logging
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -135,8 +136,7 @@ class LocalServer:
             self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(10)
         for listener in (self._tls_socket, self._plain_socket):
-            with contextlib.suppress(OSError):  # hypercorn owns the sockets once served
-                listener.close()
+            listener.close()  # a no-op once handed to hypercorn (detached), which closed it
         self._directory.cleanup()
 
     def _context_for(self, name: str) -> ssl.SSLContext:
@@ -174,12 +174,18 @@ class LocalServer:
                 return context
 
         config = _Config()
-        config.bind = [f"fd://{self._tls_socket.fileno()}"]
-        config.insecure_bind = [f"fd://{self._plain_socket.fileno()}"]
+        # hypercorn makes its own socket objects on these descriptors and closes them
+        # when it stops: ours let go of them, so nothing closes a descriptor twice.
+        config.bind = [f"fd://{self._tls_socket.detach()}"]
+        config.insecure_bind = [f"fd://{self._plain_socket.detach()}"]
         config.certfile = self._cert_file
         config.keyfile = self._cert_file
         config.alpn_protocols = self.alpn
         config.keep_alive_timeout = 75
+        # No cap on requests per connection: hypercorn's default (1,000) closes a busy
+        # HTTP/2 connection under its clients, failing the requests in flight, which no
+        # real API this stands in for does. (h11 and h2 both compare against it.)
+        config.keep_alive_max_requests = sys.maxsize
         config.accesslog = None
         config.errorlog = _quiet_logger
         self._loop = asyncio.get_running_loop()
