@@ -74,6 +74,7 @@ class LocalServer:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pytest-ttfb-server", daemon=True)
         self._error: BaseException | None = None
+        self._answering: set[asyncio.Task[Any]] = set()  # hypercorn's tasks running our app
 
     @property
     def alpn(self) -> list[str]:
@@ -191,7 +192,18 @@ class LocalServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._ready.set()
-        await serve(self._counting_app, config, shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
+        await serve(self._counting_app, config, shutdown_trigger=self._until_closed)  # type: ignore[arg-type]
+
+    async def _until_closed(self) -> None:
+        """Return when ``close()`` is called, once the requests still being answered
+        (a stream left open, a long delay) are cancelled and have ended: hypercorn
+        then closes its connections in its own time, leaving no task to cancel."""
+        assert self._stop is not None
+        await self._stop.wait()
+        answering = list(self._answering)
+        for task in answering:
+            task.cancel()
+        await asyncio.gather(*answering, return_exceptions=True)
 
     async def _counting_app(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -205,7 +217,13 @@ class LocalServer:
         if client:
             self.connections.add((client[0], client[1]))
         self.requests += 1
-        await self._app(scope, receive, send)
+        task = asyncio.current_task()
+        assert task is not None
+        self._answering.add(task)
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            self._answering.discard(task)
 
 
 _quiet_logger = logging.getLogger("pytest_ttfb.server")
