@@ -73,10 +73,14 @@ def test_a_raising_route_fails_or_passes_the_same_test_in_mock_and_emulate_mode(
     for result in (mock, emulate):
         result.assert_outcomes(passed=2, failed=2)
     # The same exception, type and message, reaches the test in both modes.
-    assert _failure_lines(mock) == _failure_lines(emulate) == [
-        "FAILED test_routes.py::test_uncaught - ValueError: boom at the route",
-        "FAILED test_routes.py::test_uncaught_async[asyncio] - KeyError: 'no such user'",
-    ]
+    assert (
+        _failure_lines(mock)
+        == _failure_lines(emulate)
+        == [
+            "FAILED test_routes.py::test_uncaught - ValueError: boom at the route",
+            "FAILED test_routes.py::test_uncaught_async[asyncio] - KeyError: 'no such user'",
+        ]
+    )
     # Emulate mode says nothing of the 500 the server used to carry it.
     assert "500" not in emulate.stdout.str().split("short test summary")[1]
 

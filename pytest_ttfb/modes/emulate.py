@@ -250,9 +250,9 @@ class Emulator:
         self._raised[token] = exc.with_traceback(None)  # its frames are the server's
         text = f"pytest-ttfb emulate mode: the route raised {type(exc).__name__}: {exc}"
         headers = [(b"content-type", b"text/plain; charset=utf-8")]
-        await respond(send, 500, [*headers, (_RAISED_HEADER.encode(), token.encode())], [
-            text.encode()
-        ])
+        await respond(
+            send, 500, [*headers, (_RAISED_HEADER.encode(), token.encode())], [text.encode()]
+        )
 
     def rtt_for(self, host: str) -> float:
         for region in self.regions:

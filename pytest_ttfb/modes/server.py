@@ -13,7 +13,6 @@ The default app serves ``GET /ok``, ``GET /delay/{ms}`` and ``POST /v1/messages`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
 import logging
 import socket
@@ -43,13 +42,24 @@ class LocalServer:
 
     ``server.ssl_context()`` trusts it; ``server.trust(context)`` adds its CA to a
     context; ``server.ca_file`` is the CA as PEM (for ``SSL_CERT_FILE``);
-    ``server.connections`` is the set of client addresses seen.
+    ``server.connections`` is the set of client addresses seen. A connection carries
+    any number of requests unless ``max_requests_per_connection`` says otherwise.
     """
 
-    def __init__(self, app: App | None = None, *, http2: bool = True) -> None:
+    def __init__(
+        self,
+        app: App | None = None,
+        *,
+        http2: bool = True,
+        max_requests_per_connection: int | None = None,
+    ) -> None:
         import trustme
 
         self.http2 = http2
+        # None: no cap. hypercorn's own default (1,000) closes a busy HTTP/2 connection
+        # under its clients, failing the requests in flight, which no real API this
+        # stands in for does; a number brings that back (benchmarks/bursts.py).
+        self.max_requests_per_connection = max_requests_per_connection
         self.connections: set[tuple[str, int]] = set()
         self.requests = 0
         self._app: App = app or default_app
@@ -183,10 +193,9 @@ class LocalServer:
         config.keyfile = self._cert_file
         config.alpn_protocols = self.alpn
         config.keep_alive_timeout = 75
-        # No cap on requests per connection: hypercorn's default (1,000) closes a busy
-        # HTTP/2 connection under its clients, failing the requests in flight, which no
-        # real API this stands in for does. (h11 and h2 both compare against it.)
-        config.keep_alive_max_requests = sys.maxsize
+        # h11 and h2 both compare each connection's request count with this.
+        cap = self.max_requests_per_connection
+        config.keep_alive_max_requests = sys.maxsize if cap is None else cap
         config.accesslog = None
         config.errorlog = _quiet_logger
         self._loop = asyncio.get_running_loop()
