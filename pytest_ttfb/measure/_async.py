@@ -175,6 +175,14 @@ class AsyncTimingTransport:
         token = current.set(inflight)
         try:
             response = await self.inner.handle_async_request(request)
+            if emulation.network is not None:  # emulate mode: did the route raise?
+                raised = emulation.network.raised(response)
+                if raised is not None:
+                    __tracebackhide__ = True  # the route's exception, not ours
+                    async for _ in response.stream:  # read it: the connection stays pooled
+                        pass
+                    await response.aclose()
+                    raise raised
         except BaseException as exc:
             inflight.finish(exc)
             sink.pending.append(inflight)

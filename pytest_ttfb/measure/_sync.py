@@ -177,6 +177,14 @@ class TimingTransport:
         token = current.set(inflight)
         try:
             response = self.inner.handle_request(request)
+            if emulation.network is not None:  # emulate mode: did the route raise?
+                raised = emulation.network.raised(response)
+                if raised is not None:
+                    __tracebackhide__ = True  # the route's exception, not ours
+                    for _ in response.stream:  # read it: the connection stays pooled
+                        pass
+                    response.close()
+                    raise raised
         except BaseException as exc:
             inflight.finish(exc)
             sink.pending.append(inflight)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["Network", "emulation", "resolve", "resolve_async", "use_network"]
 
@@ -23,6 +23,11 @@ class Network(Protocol):
 
     def trust(self, context: ssl.SSLContext) -> None:
         """Make ``context`` trust the emulated server's certificates."""
+        ...
+
+    def raised(self, response: Any) -> BaseException | None:
+        """The exception the emulated server's route raised for ``response``'s
+        request, which the transport raises to the caller instead of the response."""
         ...
 
 

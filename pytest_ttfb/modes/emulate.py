@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import ssl
 import weakref
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ from .server import LocalServer, Receive, Send, read_body, respond
 __all__ = ["Emulator", "Region"]
 
 _TLS_RECORD = 0x16
+_RAISED_HEADER = "x-pytest-ttfb-raised"
 _HOP_BY_HOP = {
     b"connection",
     b"keep-alive",
@@ -62,14 +64,19 @@ class Region:
 
 
 class _Relay:
-    """A TCP relay that delays each direction by half an RTT (plus jitter)."""
+    """A TCP relay that delays each direction by half an RTT (plus jitter).
+
+    ``stop()`` ends it cleanly: no more connections accepted, every open one closed at
+    both ends and its tasks awaited, so nothing is left pending or listening and
+    asyncio has nothing to log.
+    """
 
     def __init__(self, server: LocalServer, rtt_ms: float, jitter_ms: float) -> None:
         self._server = server
         self._half = rtt_ms / 2000.0
         self._jitter = jitter_ms / 2000.0
         self._listener: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[asyncio.Task[None]] = set()
         self.port = 0
 
     async def start(self) -> int:
@@ -78,18 +85,28 @@ class _Relay:
         return self.port
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-        for task in list(self._tasks):
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        connections = list(self._connections)
+        for task in connections:
             task.cancel()
+        await asyncio.gather(*connections, return_exceptions=True)
+        if listener is not None:
+            await listener.wait_closed()
 
     def _delay(self) -> float:
         return self._half + (random.uniform(0, self._jitter) if self._jitter else 0.0)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One client connection, relayed until either end closes or the relay stops.
+
+        It always returns normally: asyncio's ``start_server`` logs a traceback for a
+        connection task that ends cancelled, and the only one to cancel it is ``stop``.
+        """
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)
+        self._connections.add(task)
         upstream: asyncio.StreamWriter | None = None
         try:
             first = await reader.read(65536)
@@ -98,17 +115,17 @@ class _Relay:
             arrived = asyncio.get_running_loop().time()
             port = self._server.tls_port if first[0] == _TLS_RECORD else self._server.plain_port
             up_reader, upstream = await asyncio.open_connection("127.0.0.1", port)
-            await asyncio.gather(
+            await _all_or_none(
                 self._pipe(reader, upstream, first, arrived),
                 self._pipe(up_reader, writer, b"", 0.0),
             )
-        except OSError:  # either end went away: the connection is over
+        except (OSError, asyncio.CancelledError):  # an end went away, or the relay stops
             pass
         finally:
+            self._connections.discard(task)
             for end in (writer, upstream):
                 if end is not None:
-                    end.close()
-            self._tasks.discard(task)
+                    await _close(end)
 
     async def _pipe(
         self,
@@ -126,7 +143,10 @@ class _Relay:
         async def receive() -> None:
             last_due = 0.0
             while True:
-                chunk = await reader.read(65536)
+                try:
+                    chunk = await reader.read(65536)
+                except OSError:  # a reset reads as the end, which the sender passes on
+                    chunk = b""
                 # Order is kept even with jitter: nothing is due before its predecessor.
                 last_due = max(last_due, loop.time() + self._delay())
                 queue.put_nowait((last_due, chunk))
@@ -149,6 +169,25 @@ class _Relay:
                 await writer.drain()
         finally:
             receiving.cancel()
+            await asyncio.gather(receiving, return_exceptions=True)
+
+
+async def _all_or_none(*coroutines: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutines`` as tasks until all end; if one fails or this is cancelled,
+    cancel the others and wait for them too, so no task outlives the connection."""
+    tasks = [asyncio.create_task(coroutine) for coroutine in coroutines]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(Exception):  # already reset: closed all the same
+        await writer.wait_closed()
 
 
 class Emulator:
@@ -170,6 +209,8 @@ class Emulator:
         self._router: Any = None
         self._relays: dict[float, _Relay] = {}
         self._trusted: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
+        self._raised: dict[str, BaseException] = {}
+        self._tokens = itertools.count(1)
 
     @property
     def connections(self) -> int:
@@ -191,6 +232,27 @@ class Emulator:
 
     def route_to(self, router: Any) -> None:
         self._router = router
+        self._raised.clear()  # a test's exceptions are for that test's requests only
+
+    def raised(self, response: Any) -> BaseException | None:
+        """The exception a route's side effect raised for the request ``response``
+        answers (then forgotten), or ``None`` for every other response."""
+        if response.status_code != 500 or not self._raised:
+            return None
+        token = response.headers.get(_RAISED_HEADER)
+        return self._raised.pop(token, None) if token else None
+
+    async def _raise_in_caller(self, send: Send, exc: Exception) -> None:
+        """Answer 500 naming ``exc`` in a header; the client's instrumented transport
+        then raises ``exc`` itself to the caller (``raised``), as respx does in mock
+        mode: the same exception, caught or failing the test alike in both modes."""
+        token = str(next(self._tokens))
+        self._raised[token] = exc.with_traceback(None)  # its frames are the server's
+        text = f"pytest-ttfb emulate mode: the route raised {type(exc).__name__}: {exc}"
+        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        await respond(
+            send, 500, [*headers, (_RAISED_HEADER.encode(), token.encode())], [text.encode()]
+        )
 
     def rtt_for(self, host: str) -> float:
         for region in self.regions:
@@ -236,8 +298,8 @@ class Emulator:
         except UnmatchedRequest as exc:
             await _error(send, 502, str(exc))
             return
-        except Exception as exc:  # a side effect the user wrote raised: say so
-            await _error(send, 500, f"pytest-ttfb emulate mode: the route raised {exc!r}")
+        except Exception as exc:  # a side effect the user wrote raised: the caller's
+            await self._raise_in_caller(send, exc)
             return
         response = resolved.response
         await send(

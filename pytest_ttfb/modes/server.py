@@ -13,11 +13,11 @@ The default app serves ``GET /ok``, ``GET /delay/{ms}`` and ``POST /v1/messages`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
 import logging
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -42,13 +42,24 @@ class LocalServer:
 
     ``server.ssl_context()`` trusts it; ``server.trust(context)`` adds its CA to a
     context; ``server.ca_file`` is the CA as PEM (for ``SSL_CERT_FILE``);
-    ``server.connections`` is the set of client addresses seen.
+    ``server.connections`` is the set of client addresses seen. A connection carries
+    any number of requests unless ``max_requests_per_connection`` says otherwise.
     """
 
-    def __init__(self, app: App | None = None, *, http2: bool = True) -> None:
+    def __init__(
+        self,
+        app: App | None = None,
+        *,
+        http2: bool = True,
+        max_requests_per_connection: int | None = None,
+    ) -> None:
         import trustme
 
         self.http2 = http2
+        # None: no cap. hypercorn's own default (1,000) closes a busy HTTP/2 connection
+        # under its clients, failing the requests in flight, which no real API this
+        # stands in for does; a number brings that back (benchmarks/bursts.py).
+        self.max_requests_per_connection = max_requests_per_connection
         self.connections: set[tuple[str, int]] = set()
         self.requests = 0
         self._app: App = app or default_app
@@ -73,6 +84,7 @@ class LocalServer:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pytest-ttfb-server", daemon=True)
         self._error: BaseException | None = None
+        self._answering: set[asyncio.Task[Any]] = set()  # hypercorn's tasks running our app
 
     @property
     def alpn(self) -> list[str]:
@@ -135,8 +147,7 @@ class LocalServer:
             self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(10)
         for listener in (self._tls_socket, self._plain_socket):
-            with contextlib.suppress(OSError):  # hypercorn owns the sockets once served
-                listener.close()
+            listener.close()  # a no-op once handed to hypercorn (detached), which closed it
         self._directory.cleanup()
 
     def _context_for(self, name: str) -> ssl.SSLContext:
@@ -174,18 +185,34 @@ class LocalServer:
                 return context
 
         config = _Config()
-        config.bind = [f"fd://{self._tls_socket.fileno()}"]
-        config.insecure_bind = [f"fd://{self._plain_socket.fileno()}"]
+        # hypercorn makes its own socket objects on these descriptors and closes them
+        # when it stops: ours let go of them, so nothing closes a descriptor twice.
+        config.bind = [f"fd://{self._tls_socket.detach()}"]
+        config.insecure_bind = [f"fd://{self._plain_socket.detach()}"]
         config.certfile = self._cert_file
         config.keyfile = self._cert_file
         config.alpn_protocols = self.alpn
         config.keep_alive_timeout = 75
+        # h11 and h2 both compare each connection's request count with this.
+        cap = self.max_requests_per_connection
+        config.keep_alive_max_requests = sys.maxsize if cap is None else cap
         config.accesslog = None
         config.errorlog = _quiet_logger
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._ready.set()
-        await serve(self._counting_app, config, shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
+        await serve(self._counting_app, config, shutdown_trigger=self._until_closed)  # type: ignore[arg-type]
+
+    async def _until_closed(self) -> None:
+        """Return when ``close()`` is called, once the requests still being answered
+        (a stream left open, a long delay) are cancelled and have ended: hypercorn
+        then closes its connections in its own time, leaving no task to cancel."""
+        assert self._stop is not None
+        await self._stop.wait()
+        answering = list(self._answering)
+        for task in answering:
+            task.cancel()
+        await asyncio.gather(*answering, return_exceptions=True)
 
     async def _counting_app(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -199,7 +226,13 @@ class LocalServer:
         if client:
             self.connections.add((client[0], client[1]))
         self.requests += 1
-        await self._app(scope, receive, send)
+        task = asyncio.current_task()
+        assert task is not None
+        self._answering.add(task)
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            self._answering.discard(task)
 
 
 _quiet_logger = logging.getLogger("pytest_ttfb.server")
