@@ -53,7 +53,7 @@ def test_json_holds_every_record_and_verdict(report: tuple) -> None:
     assert set(tests) == {"test_slow", "test_stream"}  # test_without_plugin recorded nothing
 
     slow = tests["test_slow"]
-    assert slow["verdict"] == "FAIL"
+    assert slow["verdict"] == "FAIL (budget)"
     (verdict,) = slow["budgets"]
     assert verdict["marker"] == "max_ttfb"
     assert verdict["status"] == "fail"
@@ -99,7 +99,7 @@ def test_terminal_summary_has_a_row_per_test(report: tuple) -> None:
             "*- pytest-ttfb -*",
             "mode: mock;*",
             "test * reqs * new * http * ttfb p50 * p95 * max * 1st token * budget * verdict",
-            "*::test_slow * 1 * 0 * - * 2??.? * max_ttfb(20 ms) * FAIL",
+            "*::test_slow * 1 * 0 * - * 2??.? * max_ttfb(20 ms) * FAIL (budget)",
             "*::test_stream * 1 * 0 * - * max_ttfb(5000 ms, p50) * pass",
         ]
     )
@@ -113,7 +113,7 @@ def test_junit_gets_properties(report: tuple) -> None:
     assert properties["ttfb_requests"] == "1"
     assert properties["ttfb_new_connections"] == "0"
     assert float(properties["ttfb_max_ms"]) >= 200
-    assert properties["ttfb_verdict"] == "FAIL"
+    assert properties["ttfb_verdict"] == "FAIL (budget)"
 
 
 def test_no_secret_in_any_output(report: tuple, pytester: pytest.Pytester) -> None:
@@ -174,7 +174,7 @@ def test_xdist_workers_records_reach_the_controller(pytester: pytest.Pytester) -
         4,
     ]
     slow = tests["test_one.py::test_slow"]
-    assert slow["verdict"] == "FAIL"
+    assert slow["verdict"] == "FAIL (budget)"
     assert slow["budgets"][0]["observed"] >= 200
     result.stdout.fnmatch_lines(["*test_two.py::test_many?3? * 4 * 0 *"])
     junit = ET.parse(pytester.path / "j.xml").getroot()
