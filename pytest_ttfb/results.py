@@ -13,7 +13,7 @@ from .budgets.judge import Verdict
 from .budgets.kinds import Budget
 from .measure.record import PoolSettings, RequestTiming
 
-__all__ = ["TestResult", "records_from_data", "records_to_data"]
+__all__ = ["TestResult"]
 
 
 def records_to_data(records: list[RequestTiming]) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from .measure.scanner import DEFAULT_RULE, use_first_token_rule
 from .modes import needs_mock
 from .report.failure import failure_text
 from .report.junit import junit_properties
-from .results import TestResult, records_from_data, records_to_data
+from .results import TestResult
 from .settings import Settings, resolve
 
 __all__ = ["PLUGIN_FIXTURES", "TtfbSession"]
@@ -62,6 +62,7 @@ class _Attempt:
 
     result: TestResult
     recorder: Recorder
+    started_at: float = field(default_factory=perf_counter)  # when its setup began
     ended_at: float | None = None  # perf_counter() after its teardown
     settled: int = 0  # how many of the recorder's records existed then
     open: list[int] = field(default_factory=list)  # of those, the ones not yet ended
@@ -249,6 +250,7 @@ class TtfbSession:
         running); a record whose end was stamped while it was being built gets its
         total. Returns the results that changed."""
         changed = []
+        self._adopt_strays()
         for attempt in self._attempts:
             if attempt.ended_at is None:
                 continue
@@ -275,6 +277,35 @@ class TtfbSession:
                 changed.append(attempt.result)
         return changed
 
+    def _adopt_strays(self) -> None:
+        """Requests still waiting for their response headers now were never handed to
+        a recorder (the transports hand them over when the headers arrive): find them
+        among the live objects, once, at the session's end, and give each to the test
+        during which it started (one test runs at a time in a process)."""
+        if not self._attempts:
+            return
+        import gc
+
+        from .measure.inflight import InFlight
+
+        known = {
+            id(flight)
+            for attempt in self._attempts
+            for flight in (*attempt.recorder.flights, *attempt.recorder.pending)
+        }
+        for candidate in gc.get_objects():
+            if not isinstance(candidate, InFlight) or id(candidate) in known:
+                continue
+            if candidate.end is not None:
+                continue
+            for attempt in self._attempts:
+                ended = attempt.ended_at
+                if attempt.started_at <= candidate.start and (
+                    ended is None or candidate.start <= ended
+                ):
+                    attempt.recorder.pending.append(candidate)
+                    break
+
     # -- pytest-xdist ---------------------------------------------------------------
 
     def collect_worker_report(self, report: pytest.TestReport) -> None:
@@ -285,34 +316,21 @@ class TtfbSession:
             self.results.append(TestResult.from_data(data))
 
     def send_late(self, workeroutput: dict[str, Any]) -> None:
-        """On a worker at the session's end: the records that changed since their test's
-        report went home (late requests), for the controller's ``collect_late``."""
-        workeroutput[_LATE_KEY] = [
-            {
-                "nodeid": result.nodeid,
-                "attempt": result.attempt,
-                "requests": records_to_data(result.requests),
-            }
-            for result in self.settle()
-            if result.reportable or result.requests
-        ]
+        """On a worker at the session's end: the results whose records changed since
+        their teardown report went home (late requests), for ``collect_late``."""
+        workeroutput[_LATE_KEY] = [result.to_data() for result in self.settle()]
 
     def collect_late(self, workeroutput: dict[str, Any]) -> None:
-        """On the controller: a worker's late records replace its results' records."""
-        for update in workeroutput.get(_LATE_KEY, []):
+        """On the controller: a worker's late records replace its results' records (or
+        bring a test that had recorded nothing before it ended)."""
+        for data in workeroutput.get(_LATE_KEY, []):
+            update = TestResult.from_data(data)
             for result in self.results:
-                if result.nodeid == update["nodeid"] and result.attempt == update["attempt"]:
-                    result.requests = records_from_data(update["requests"])
+                if result.nodeid == update.nodeid and result.attempt == update.attempt:
+                    result.requests = update.requests
                     break
-            else:  # its test recorded nothing before: it is reported now
-                self.results.append(
-                    TestResult(
-                        update["nodeid"],
-                        records_from_data(update["requests"]),
-                        attempt=update["attempt"],
-                        enforced=self.settings.enforce_budgets,
-                    )
-                )
+            else:
+                self.results.append(update)
 
     # -- the end --------------------------------------------------------------------
 

@@ -34,7 +34,9 @@ def _verdict_dict(verdict: Verdict, scale: float) -> dict[str, Any]:
 def write_json(
     path: str, results: Sequence[TestResult], *, mode: str, scale: float, enforced: bool
 ) -> None:
-    """Every record of every test, and every verdict, to ``path`` (written atomically)."""
+    """Every record of every test, and every verdict, to ``path`` (written atomically).
+    A test run more than once (pytest-rerunfailures) has one entry per attempt, each
+    with its own requests; ``final`` marks the attempt whose outcome pytest kept."""
     document = {
         "format": JSON_FORMAT_VERSION,
         "mode": mode,
@@ -51,6 +53,9 @@ def write_json(
         "tests": [
             {
                 "nodeid": result.nodeid,
+                "attempt": result.attempt,
+                "final": result.final,
+                "outcome": result.outcome,
                 "verdict": result.verdict,
                 "budgets": [_verdict_dict(v, scale) for v in result.verdicts],
                 "unmatched": result.unmatched,

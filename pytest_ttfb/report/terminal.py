@@ -54,8 +54,9 @@ def base_url_line(results: Sequence[TestResult], base_url: str | None) -> str:
 
 
 def summary_lines(results: Sequence[TestResult], settings: Settings) -> list[str]:
-    """One row per test that recorded a request or declared a budget."""
-    rows = [r for r in results if r.reportable]
+    """One row per test that recorded a request or declared a budget: its final
+    attempt's (earlier attempts of a rerun test are in the JSON report)."""
+    rows = [r for r in results if r.reportable and r.final]
     if not rows:
         return []
     scale = settings.budget_scale
@@ -78,7 +79,8 @@ def summary_lines(results: Sequence[TestResult], settings: Settings) -> list[str
         versions = sorted({r.http_version for r in result.requests if r.http_version})
         table.append(
             (
-                result.nodeid,
+                result.nodeid
+                + (f" (attempt {result.attempt} of {result.attempt})" if result.attempt > 1 else ""),
                 str(len(result.requests)),
                 str(result.new_connections),
                 ",".join(v.replace("HTTP/", "") for v in versions) or "-",
