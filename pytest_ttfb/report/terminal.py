@@ -53,6 +53,11 @@ def base_url_line(results: Sequence[TestResult], base_url: str | None) -> str:
     return f"base URL {base}{'' if base_url else ' (the SDK default)'}: {cost}"
 
 
+def _attempt_label(result: TestResult) -> str:
+    """A rerun test's row is its final attempt's: say which."""
+    return f" (attempt {result.attempt} of {result.attempt})" if result.attempt > 1 else ""
+
+
 def summary_lines(results: Sequence[TestResult], settings: Settings) -> list[str]:
     """One row per test that recorded a request or declared a budget: its final
     attempt's (earlier attempts of a rerun test are in the JSON report)."""
@@ -79,8 +84,7 @@ def summary_lines(results: Sequence[TestResult], settings: Settings) -> list[str
         versions = sorted({r.http_version for r in result.requests if r.http_version})
         table.append(
             (
-                result.nodeid
-                + (f" (attempt {result.attempt} of {result.attempt})" if result.attempt > 1 else ""),
+                result.nodeid + _attempt_label(result),
                 str(len(result.requests)),
                 str(result.new_connections),
                 ",".join(v.replace("HTTP/", "") for v in versions) or "-",
