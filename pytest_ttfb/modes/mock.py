@@ -49,7 +49,7 @@ class HTTPCore2Mocker(HTTPCoreMocker):
     def handler(cls, httpx_request: Any) -> Any:
         token = _resolving_for.set(cls)
         try:
-            return super().handler(httpx_request)
+            return super().handler(httpx_request)  # type: ignore[no-untyped-call]
         finally:
             _resolving_for.reset(token)
 
@@ -57,7 +57,7 @@ class HTTPCore2Mocker(HTTPCoreMocker):
     async def async_handler(cls, httpx_request: Any) -> Any:
         token = _resolving_for.set(cls)
         try:
-            return await super().async_handler(httpx_request)
+            return await super().async_handler(httpx_request)  # type: ignore[no-untyped-call]
         finally:
             _resolving_for.reset(token)
 
