@@ -51,6 +51,7 @@ class TestResult:
     # route answered), "test" (the test body raised).
     failed_by: list[str] = field(default_factory=list)
     called: bool = False  # its call phase ran
+    uses_anthropic: bool = False  # it asked for anthropic_client / async_anthropic_client
 
     @property
     def new_connections(self) -> int:
@@ -102,6 +103,7 @@ class TestResult:
             "outcome": self.outcome,
             "failed_by": list(self.failed_by),
             "called": self.called,
+            "uses_anthropic": self.uses_anthropic,
         }
 
     @classmethod
@@ -121,4 +123,5 @@ class TestResult:
             outcome=data["outcome"],
             failed_by=list(data["failed_by"]),
             called=data["called"],
+            uses_anthropic=data["uses_anthropic"],
         )

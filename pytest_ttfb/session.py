@@ -44,6 +44,7 @@ PLUGIN_FIXTURES = frozenset(
     }
 )
 
+_ANTHROPIC_FIXTURES = frozenset({"anthropic_client", "async_anthropic_client"})
 _ATTEMPT = pytest.StashKey["_Attempt"]()
 _BUDGETS = pytest.StashKey[list[Budget]]()
 
@@ -129,6 +130,7 @@ class TtfbSession:
             enforced=self.settings.enforce_budgets,
             unmatched=recorder.unmatched,
             attempt=previous.result.attempt + 1 if previous is not None else 1,
+            uses_anthropic=not _ANTHROPIC_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())),
         )
         attempt = _Attempt(result, recorder)
         item.stash[_ATTEMPT] = attempt

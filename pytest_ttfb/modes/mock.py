@@ -152,11 +152,15 @@ class TtfbRouter(respx.MockRouter):
 
     Beyond respx: ``route()`` (and ``get()``, ``post()``...) take ``latency=`` in ms,
     the server's time before the response headers; ``messages()`` re-declares the
-    Anthropic Messages route (already declared, JSON and streaming).
+    Anthropic Messages route (already declared, JSON and streaming); ``mode`` says
+    which mode answers the routes (``"live"``: none does).
     """
 
     def __init__(self) -> None:
         super().__init__(assert_all_called=False, assert_all_mocked=True, using=None)
+        # The mode answering the routes: "mock", "emulate", or "live" (then nothing
+        # does: a test that needs its own routes can skip, saying so).
+        self.mode = "mock"
         self.messages()
 
     def route(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..doctor import diagnose
+from ..redact import redact_url
 from ..results import TestResult
 from ..settings import Settings
 from ..stats import nearest_rank
@@ -37,7 +38,8 @@ def describe_mode(settings: Settings) -> str:
 
 def base_url_line(results: Sequence[TestResult], base_url: str | None) -> str:
     """Live mode: where the session's Anthropic calls went, and what connecting cost."""
-    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    # Records hold redacted URLs: compare redacted with redacted, and show no secret.
+    base = redact_url((base_url or DEFAULT_BASE_URL).rstrip("/")).rstrip("/")
     connects = [
         r.connect_ms
         for result in results
@@ -101,7 +103,8 @@ def summary_lines(results: Sequence[TestResult], settings: Settings) -> list[str
         f"mode: {describe_mode(settings)}; times in ms, from the moment each request "
         "entered the transport"
     ]
-    if settings.mode == "live":
+    # Where the Anthropic calls went: only when a test made them with its fixtures.
+    if settings.mode == "live" and any(r.uses_anthropic and r.called for r in results):
         lines.append(base_url_line(results, settings.base_url))
     for row in table:
         cells = [row[0].ljust(widths[0])]
