@@ -34,6 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     session = TtfbSession(config)
     config.stash[_SESSION] = session
+    config.pluginmanager.register(_Reports(session), "ttfb-reports")
     if not session.is_worker:
         config.pluginmanager.register(_WorkerResults(session), "ttfb-workers")
 
@@ -73,22 +74,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    session = item.config.stash[_SESSION]
-    session.start_test(item)
     try:
         return (yield)
     finally:
-        session.end_test(item)
+        item.config.stash[_SESSION].end_test(item)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    item.config.stash[_SESSION].enter_phase(item, "setup")
+    # Each run of the test (pytest-rerunfailures runs it again) is an attempt.
+    item.config.stash[_SESSION].start_attempt(item)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    item.config.stash[_SESSION].enter_phase(item, "teardown")
+    item.config.stash[_SESSION].enter_teardown(item)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -112,6 +112,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+class _Reports:
+    """Each logged report, before junitxml and pytest-xdist read it."""
+
+    def __init__(self, session: TtfbSession) -> None:
+        self.session = session
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.session.log_report(report)
+
+
 class _WorkerResults:
     """On the pytest-xdist controller: collects what workers send on their reports."""
 
@@ -120,6 +131,10 @@ class _WorkerResults:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.session.collect_worker_report(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.session.collect_late(getattr(node, "workeroutput", None) or {})
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -131,7 +146,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def pytest_sessionfinish(session: pytest.Session) -> None:
     ttfb_session = session.config.stash.get(_SESSION, None)
     if ttfb_session is not None:
-        ttfb_session.write_reports(session)
+        ttfb_session.finish(session)
 
 
 # -- fixtures ---------------------------------------------------------------------------

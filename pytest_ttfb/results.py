@@ -16,6 +16,18 @@ from .measure.record import PoolSettings, RequestTiming
 __all__ = ["TestResult"]
 
 
+def records_to_data(records: list[RequestTiming]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in records]
+
+
+def records_from_data(data: list[dict[str, Any]]) -> list[RequestTiming]:
+    def timing(fields: dict[str, Any]) -> RequestTiming:
+        pool = fields.pop("pool", None)
+        return RequestTiming(**fields, pool=PoolSettings(**pool) if pool else None)
+
+    return [timing(dict(fields)) for fields in data]
+
+
 @dataclass
 class TestResult:
     """What one test recorded and how its budgets fared."""
@@ -28,6 +40,18 @@ class TestResult:
     verdicts: list[Verdict] = field(default_factory=list)
     enforced: bool = True
     unmatched: list[str] = field(default_factory=list)
+    # Which run of the test this is (pytest-rerunfailures runs a failed test again:
+    # each attempt has its own records and verdicts), and whether it is the last one.
+    attempt: int = 1
+    final: bool = True
+    # pytest's outcome of this attempt: "passed", "failed", "error" (setup or teardown
+    # failed), "skipped", "xfailed" or "xpassed"; None until its reports are made.
+    outcome: str | None = None
+    # What failed a "failed" test: "budget" (a breach), "unmatched" (a request no
+    # route answered), "test" (the test body raised).
+    failed_by: list[str] = field(default_factory=list)
+    called: bool = False  # its call phase ran
+    uses_anthropic: bool = False  # it asked for anthropic_client / async_anthropic_client
 
     @property
     def new_connections(self) -> int:
@@ -35,14 +59,22 @@ class TestResult:
 
     @property
     def reportable(self) -> bool:
-        """Reports list the tests that sent a request or declared a budget."""
-        return bool(self.requests or self.budgets)
+        """Reports list the tests that sent a request, or declared a budget and ran."""
+        return bool(self.requests or (self.budgets and self.called))
 
     @property
     def verdict(self) -> str:
+        """The verdict column: never contradicts the test's outcome. A failed test is
+        ``FAIL (...)`` naming what failed it; otherwise the budgets' verdict."""
+        if self.outcome == "failed":
+            return f"FAIL ({', '.join(self.failed_by or ['test'])})"
+        if self.outcome == "error":
+            return "ERROR"
+        if self.outcome in ("skipped", "xfailed"):
+            return self.outcome
         statuses = {v.status for v in self.verdicts}
         if "fail" in statuses:
-            return "FAIL" if self.enforced else "over (not enforced)"
+            return "FAIL (budget)" if self.enforced else "over (not enforced)"
         if "pass" in statuses:
             return "pass"
         return "n/a" if statuses else "-"
@@ -53,7 +85,7 @@ class TestResult:
         failure text)."""
         return {
             "nodeid": self.nodeid,
-            "requests": [asdict(r) for r in self.requests],
+            "requests": records_to_data(self.requests),
             "budgets": [asdict(b) for b in self.budgets],
             "verdicts": [
                 {
@@ -66,17 +98,19 @@ class TestResult:
             ],
             "enforced": self.enforced,
             "unmatched": list(self.unmatched),
+            "attempt": self.attempt,
+            "final": self.final,
+            "outcome": self.outcome,
+            "failed_by": list(self.failed_by),
+            "called": self.called,
+            "uses_anthropic": self.uses_anthropic,
         }
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> TestResult:
-        def timing(fields: dict[str, Any]) -> RequestTiming:
-            pool = fields.pop("pool", None)
-            return RequestTiming(**fields, pool=PoolSettings(**pool) if pool else None)
-
         return cls(
             nodeid=data["nodeid"],
-            requests=[timing(dict(fields)) for fields in data["requests"]],
+            requests=records_from_data(data["requests"]),
             budgets=[Budget(**b) for b in data["budgets"]],
             verdicts=[
                 Verdict(Budget(**v["budget"]), v["status"], v["observed"], v["reason"])
@@ -84,4 +118,10 @@ class TestResult:
             ],
             enforced=data["enforced"],
             unmatched=list(data["unmatched"]),
+            attempt=data["attempt"],
+            final=data["final"],
+            outcome=data["outcome"],
+            failed_by=list(data["failed_by"]),
+            called=data["called"],
+            uses_anthropic=data["uses_anthropic"],
         )

@@ -8,8 +8,11 @@ closes. The plugin module (``_wire``) only hands hooks and fixtures to it.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 import pytest
@@ -18,7 +21,7 @@ from .budgets.judge import judge
 from .budgets.kinds import KINDS, Budget
 from .budgets.parse import budgets_for
 from .errors import BudgetError, plugin_error_in
-from .measure.active import set_active_sink
+from .measure.active import active_sink, set_active_sink
 from .measure.inflight import connection_prefix
 from .measure.recorder import Recorder
 from .measure.scanner import DEFAULT_RULE, use_first_token_rule
@@ -44,13 +47,38 @@ PLUGIN_FIXTURES = frozenset(
     }
 )
 
-_RECORDER = pytest.StashKey[Recorder]()
+_ANTHROPIC_FIXTURES = frozenset({"anthropic_client", "async_anthropic_client"})
+_ATTEMPT = pytest.StashKey["_Attempt"]()
 _BUDGETS = pytest.StashKey[list[Budget]]()
 
 
 def marker_lines() -> list[str]:
     """``config.addinivalue_line("markers", ...)`` lines for every budget kind."""
     return [f"{kind.marker}: {kind.description}" for kind in KINDS.values()]
+
+
+_LATE_KEY = "ttfb_late"  # in a pytest-xdist worker's workeroutput
+
+
+@dataclass(eq=False)
+class _Attempt:
+    """One run of one test in this process, and what settles its late requests."""
+
+    result: TestResult
+    recorder: Recorder
+    started_at: float = field(default_factory=perf_counter)  # when its setup began
+    ended_at: float | None = None  # perf_counter() after its teardown
+    settled: int = 0  # how many of the recorder's records existed then
+    open: list[int] = field(default_factory=list)  # of those, the ones not yet ended
+
+
+def _outcome(report: pytest.TestReport) -> str:
+    """One phase's outcome as the results name it."""
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.when != "call" and report.failed:
+        return "error"
+    return str(report.outcome)
 
 
 class TtfbSession:
@@ -60,6 +88,8 @@ class TtfbSession:
         self.config = config
         self.settings: Settings = resolve(config)
         self.results: list[TestResult] = []
+        self._attempts: list[_Attempt] = []  # this process's, for the late requests
+        self._running: dict[str, _Attempt] = {}  # by nodeid, until its teardown is logged
         self.is_worker = hasattr(config, "workerinput")  # a pytest-xdist worker
         self.started = time.time()
         self.order: dict[str, int] = {}  # node id -> position in the collected tests
@@ -121,34 +151,48 @@ class TtfbSession:
         has_budgets = bool(item.stash.get(_BUDGETS, []))
         return needs_mock(self.settings.mode, fixturenames, PLUGIN_FIXTURES, has_budgets)
 
-    # -- one test -------------------------------------------------------------------
+    # -- one test: each attempt (pytest-rerunfailures runs a test again) ----------
 
-    def start_test(self, item: pytest.Item) -> None:
+    def start_attempt(self, item: pytest.Item) -> None:
+        """The test's setup begins: a new attempt, with a recorder and a result of its
+        own, so a rerun is judged on its own requests only."""
+        previous = item.stash.get(_ATTEMPT, None)
+        if previous is not None:
+            previous.result.final = False
         recorder = Recorder(item.nodeid)
-        item.stash[_RECORDER] = recorder
-        set_active_sink(recorder)
-
-    def end_test(self, item: pytest.Item) -> None:
-        set_active_sink(None)
-
-    def recorder(self, item: pytest.Item) -> Recorder:
-        return item.stash[_RECORDER]
-
-    def enter_phase(self, item: pytest.Item, when: str) -> None:
-        item.stash[_RECORDER].when = when
-
-    def begin_call(self, item: pytest.Item) -> TestResult:
-        recorder = item.stash[_RECORDER]
-        recorder.when = "call"
+        recorder.when = "setup"
         result = TestResult(
             item.nodeid,
             recorder.requests,
             item.stash.get(_BUDGETS, []),
             enforced=self.settings.enforce_budgets,
             unmatched=recorder.unmatched,
+            attempt=previous.result.attempt + 1 if previous is not None else 1,
+            uses_anthropic=not _ANTHROPIC_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())),
         )
+        attempt = _Attempt(result, recorder)
+        item.stash[_ATTEMPT] = attempt
+        self._attempts.append(attempt)
+        self._running[item.nodeid] = attempt
         self.results.append(result)
-        return result
+        set_active_sink(recorder)
+
+    def end_test(self, item: pytest.Item) -> None:
+        set_active_sink(None)
+
+    def recorder(self, item: pytest.Item) -> Recorder:
+        return item.stash[_ATTEMPT].recorder
+
+    def enter_teardown(self, item: pytest.Item) -> None:
+        attempt = item.stash.get(_ATTEMPT, None)
+        if attempt is not None:
+            attempt.recorder.when = "teardown"
+
+    def begin_call(self, item: pytest.Item) -> TestResult:
+        attempt = item.stash[_ATTEMPT]
+        attempt.recorder.when = "call"
+        attempt.result.called = True
+        return attempt.result
 
     def end_call(
         self, item: pytest.Item, result: TestResult, body_error: BaseException | None
@@ -158,9 +202,33 @@ class TtfbSession:
         # A test that skipped itself (or was interrupted) has nothing to be judged on.
         if body_error is not None and not isinstance(body_error, Exception | pytest.fail.Exception):
             return
-        recorder = item.stash[_RECORDER]
+        recorder = item.stash[_ATTEMPT].recorder
+        if body_error is not None:
+            own = plugin_error_in(body_error)
+            if own is None:
+                result.failed_by.append("test")
+            elif not result.unmatched:
+                result.failed_by.append("plugin")
+        # Markers added while the test ran (request.applymarker) count like static ones;
+        # static ones were checked at collection, so a bad one here is a runtime mark.
+        try:
+            result.budgets = budgets_for(item.iter_markers())
+        except BudgetError as exc:
+            message = f"pytest-ttfb: invalid budget marker added at run time: {exc}"
+            result.failed_by.append("marker")
+            if body_error is None:
+                pytest.fail(message, pytrace=False)
+            item.add_report_section("call", "ttfb", message)
+            return
         scale = self.settings.budget_scale
         result.verdicts = judge(result.budgets, recorder.requests, scale)
+        if result.unmatched:
+            result.failed_by.insert(0, "unmatched")
+        if recorder.failures:
+            result.failed_by.append("plugin")
+        if result.enforced and any(v.status == "fail" for v in result.verdicts):
+            result.failed_by.insert(0, "budget")
+        result.failed_by[:] = dict.fromkeys(result.failed_by)
         failure = failure_text(result, recorder.failures, scale, settings=self.settings)
         if failure and body_error is None:
             pytest.fail(failure, pytrace=False)
@@ -173,16 +241,118 @@ class TtfbSession:
             # Our message says all there is; the traceback through httpx and respx would
             # add nothing but request objects whose reprs carry the raw URL.
             report.longrepr = str(own_error)
-        if report.when == "call":
-            results = self.results
-            if results and results[-1].nodeid == item.nodeid and results[-1].reportable:
-                item.user_properties.extend(junit_properties(results[-1]))
-                if self.is_worker:  # pytest-xdist: send it home on the report
-                    data = results[-1].to_data()
-                    data["order"] = self.order.get(item.nodeid)  # for the controller's table
-                    report.ttfb_result = data
+        attempt = item.stash.get(_ATTEMPT, None)
+        if attempt is None:
+            return
+        result = attempt.result
+        outcome = _outcome(report)
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            result.outcome = outcome
+        elif report.when == "teardown":
+            if report.failed and result.outcome in (None, "passed", "xpassed"):
+                result.outcome = "error"
+            self._end_attempt(attempt)
 
-    # -- pytest-xdist controller ----------------------------------------------------
+    def _end_attempt(self, attempt: _Attempt) -> None:
+        """After the teardown: the attempt's records are complete; anything that ends
+        later is a late request (``settle``)."""
+        recorder = attempt.recorder
+        recorder.requests  # noqa: B018  (reading builds the records)
+        attempt.ended_at = perf_counter()
+        attempt.settled = len(recorder.flights)
+        attempt.open = [i for i, flight in enumerate(recorder.flights) if flight.end is None]
+        if active_sink() is recorder:
+            set_active_sink(None)
+
+    def log_report(self, report: pytest.TestReport) -> None:
+        """Each report as pytest logs it (after pytest-rerunfailures has marked the
+        attempts it runs again ``rerun``): the final attempt's JUnit properties, and
+        under pytest-xdist the attempt's result, sent home on its teardown report."""
+        attempt = self._running.get(report.nodeid)
+        if attempt is None:  # the controller, or a test that never started
+            return
+        result = attempt.result
+        if str(report.outcome) == "rerun":  # set by pytest-rerunfailures
+            result.final = False
+        if report.when != "teardown":
+            return
+        del self._running[report.nodeid]
+        if not result.reportable:
+            return
+        if result.final:
+            report.user_properties.extend(junit_properties(result))
+        if self.is_worker:  # pytest-xdist: send it home on the report
+            data = result.to_data()
+            data["order"] = self.order.get(report.nodeid)  # for the controller's table
+            report.ttfb_result = data  # type: ignore[attr-defined]
+
+    def settle(self) -> list[TestResult]:
+        """At the session's end: requests that ended after their test (or never) join
+        the test that started them, marked ``late`` (``error="unfinished"`` when still
+        running); a record whose end was stamped while it was being built gets its
+        total. Returns the results that changed."""
+        changed = []
+        self._adopt_strays()
+        for attempt in self._attempts:
+            if attempt.ended_at is None:
+                continue
+            flights = attempt.recorder.flights
+            attempt.recorder.requests  # noqa: B018  (builds what arrived since)
+            indexes = [*attempt.open, *range(attempt.settled, len(flights))]
+            touched = False
+            for index in indexes:
+                flight = flights[index]
+                record = flight.timing()
+                end = flight.end
+                if end is None:
+                    record.late = True
+                    record.error = record.error or "unfinished"
+                else:
+                    if record.total_ms is None:
+                        record.total_ms = (end - flight.start) * 1000.0
+                        record.error = flight.error
+                    record.late = end > attempt.ended_at
+                touched = True
+            attempt.open = []
+            attempt.settled = len(flights)
+            if touched:
+                changed.append(attempt.result)
+        return changed
+
+    def _adopt_strays(self) -> None:
+        """Requests still waiting for their response headers now were never handed to
+        a recorder (the transports hand them over when the headers arrive): find them
+        among the live objects, once, at the session's end, and give each to the test
+        during which it started (one test runs at a time in a process)."""
+        if not self._attempts or "pytest_ttfb.measure.stacks" not in sys.modules:
+            return  # no client was ever instrumented: no request can be in flight
+        from .measure.stacks import instrumented_any
+
+        if not instrumented_any():
+            return
+        import gc
+
+        from .measure.inflight import InFlight
+
+        known = {
+            id(flight)
+            for attempt in self._attempts
+            for flight in (*attempt.recorder.flights, *attempt.recorder.pending)
+        }
+        for candidate in gc.get_objects():
+            if not isinstance(candidate, InFlight) or id(candidate) in known:
+                continue
+            if candidate.end is not None:
+                continue
+            for attempt in self._attempts:
+                ended = attempt.ended_at
+                if attempt.started_at <= candidate.start and (
+                    ended is None or candidate.start <= ended
+                ):
+                    attempt.recorder.pending.append(candidate)
+                    break
+
+    # -- pytest-xdist ---------------------------------------------------------------
 
     def collect_worker_report(self, report: pytest.TestReport) -> None:
         """On the controller: each test a worker ran, as its report brings it. (Only
@@ -194,6 +364,23 @@ class TtfbSession:
             if isinstance(order, int):
                 self.order.setdefault(data["nodeid"], order)
             self.results.append(TestResult.from_data(data))
+
+    def send_late(self, workeroutput: dict[str, Any]) -> None:
+        """On a worker at the session's end: the results whose records changed since
+        their teardown report went home (late requests), for ``collect_late``."""
+        workeroutput[_LATE_KEY] = [result.to_data() for result in self.settle()]
+
+    def collect_late(self, workeroutput: dict[str, Any]) -> None:
+        """On the controller: a worker's late records replace its results' records (or
+        bring a test that had recorded nothing before it ended)."""
+        for data in workeroutput.get(_LATE_KEY, []):
+            update = TestResult.from_data(data)
+            for result in self.results:
+                if result.nodeid == update.nodeid and result.attempt == update.attempt:
+                    result.requests = update.requests
+                    break
+            else:
+                self.results.append(update)
 
     # -- the end --------------------------------------------------------------------
 
@@ -224,6 +411,16 @@ class TtfbSession:
             terminalreporter.write_sep("-", "pytest-ttfb reports")
             for line in wrap(self.after_run, width):
                 terminalreporter.write_line(line)
+
+    def finish(self, session: pytest.Session) -> None:
+        """The session's end: late requests settled (a pytest-xdist worker sends them
+        home), then the reports written."""
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            self.send_late(workeroutput)
+        else:
+            self.settle()
+        self.write_reports(session)
 
     def write_reports(self, session: pytest.Session) -> None:
         """The file reports, the saved run and the comparison with the baseline, by

@@ -56,7 +56,7 @@ def test_json_holds_every_record_and_verdict(report: tuple) -> None:
     assert set(tests) == {"test_slow", "test_stream"}  # test_without_plugin recorded nothing
 
     slow = tests["test_slow"]
-    assert slow["verdict"] == "FAIL"
+    assert slow["verdict"] == "FAIL (budget)"
     assert slow["stats"]["ttfb_ms"]["count"] == 1
     assert slow["stats"]["ttfb_ms"]["p50"] == slow["requests"][0]["ttfb_ms"]
     (verdict,) = slow["budgets"]
@@ -103,7 +103,7 @@ def test_terminal_summary_has_a_row_per_test(report: tuple) -> None:
             "*- pytest-ttfb -*",
             "mode: mock;*",
             "test * reqs * new * http * ttfb p50 * p95 * max * 1st token * budget * verdict",
-            "*::test_slow * 1 * 0 * - * 2??.? * max_ttfb(20 ms) * FAIL",
+            "*::test_slow * 1 * 0 * - * 2??.? * max_ttfb(20 ms) * FAIL (budget)",
             "*::test_stream * 1 * 0 * - * max_ttfb(5000 ms, p50) * pass",
         ]
     )
@@ -118,7 +118,7 @@ def test_junit_gets_properties(report: tuple) -> None:
     assert properties["ttfb_new_connections"] == "0"
     assert float(properties["ttfb_max_ms"]) >= 200
     assert float(properties["ttfb_p95_ms"]) == float(properties["ttfb_max_ms"])  # one request
-    assert properties["ttfb_verdict"] == "FAIL"
+    assert properties["ttfb_verdict"] == "FAIL (budget)"
     stream = {p.get("name"): p.get("value") for p in cases["test_stream"].iter("property")}
     assert 0 < float(stream["ttfb_first_token_p50_ms"]) < 5000
 
@@ -184,7 +184,7 @@ def test_xdist_workers_records_reach_the_controller(
         4,
     ]
     slow = tests["test_one.py::test_slow"]
-    assert slow["verdict"] == "FAIL"
+    assert slow["verdict"] == "FAIL (budget)"
     assert slow["budgets"][0]["observed"] >= 200
     result.stdout.fnmatch_lines(["*test_two.py::test_many?3? * 4 * 0 *"])
     junit = ET.parse(pytester.path / "j.xml").getroot()

@@ -49,7 +49,8 @@ class RequestTiming:
     # an SDK's retries this was (1 = first; None when the client does not say),
     # when the request was sent (ms; request headers written),
     # when it started on the process clock (s, for gaps between requests), the
-    # test phase it was made in, and the pool it went through.
+    # test phase it was made in ("setup", "call" or "teardown"), and the pool it
+    # went through.
     sent_ms: float | None = None
     started_at: float = 0.0
     when: str = "call"
@@ -57,6 +58,10 @@ class RequestTiming:
     # When it started on the wall clock (s since the epoch), for reports that put
     # requests of several processes (pytest-xdist workers) on one time line.
     started_unix: float = 0.0
+    # Ended after its test did (a request a background thread finished later), or was
+    # still running when the session ended (then ``error`` is "unfinished"): listed
+    # under the test that started it, never judged.
+    late: bool = False
 
     @property
     def new_connection(self) -> bool:

@@ -33,6 +33,9 @@ class Recorder:
         # append raw in-flight objects to ``pending``; ``requests`` builds on read.
         self.pending: list[Any] = []
         self._requests: list[RequestTiming] = []
+        # The in-flight objects behind ``_requests``, index for index: the session
+        # rechecks the ones still open when the test ended (late requests).
+        self.flights: list[Any] = []
         self.unmatched: list[str] = []
         # What went wrong in the plugin's hands (a misused fixture...): fails the test
         # even when the code under test swallowed the exception.
@@ -51,6 +54,7 @@ class Recorder:
             batch: list[_Pending] = self.pending[:count]
             del self.pending[:count]
             self._requests.extend(item.timing() for item in batch)
+            self.flights.extend(batch)
         return self._requests
 
     @property

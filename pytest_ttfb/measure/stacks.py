@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from . import _async, _sync
 
-__all__ = ["Stack", "available_stacks", "instrument"]
+__all__ = ["Stack", "available_stacks", "instrument", "instrumented_any"]
 
 _STACK_MODULES = (("httpx2", "httpcore2"), ("httpx", "httpcore"))
 _Client = TypeVar("_Client")
@@ -79,7 +79,24 @@ def available_stacks() -> list[Stack]:
     return found
 
 
+class _Instrumented:
+    __slots__ = ("any",)
+
+    def __init__(self) -> None:
+        self.any = False
+
+
+_instrumented = _Instrumented()
+
+
+def instrumented_any() -> bool:
+    """Whether any client was instrumented in this process (so a request may be in
+    flight somewhere)."""
+    return _instrumented.any
+
+
 def _wrap_transports(client: Any, transport_class: type) -> None:
+    _instrumented.any = True
     if not isinstance(client._transport, transport_class):
         client._transport = transport_class(client._transport)
     for pattern, transport in list(client._mounts.items()):

@@ -35,6 +35,7 @@ def needs_mock(
 def serving(router: TtfbRouter, mode: str, emulator: Emulator | None) -> Iterator[TtfbRouter]:
     """Make ``router`` answer the test's requests in ``mode``: respx in-process (mock),
     the emulated server (emulate), or nothing (live)."""
+    router.mode = mode
     if mode == "mock":
         with router:
             yield router

@@ -9,6 +9,7 @@ latency. In emulate mode the same router answers from the emulated server instea
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, ClassVar
@@ -34,8 +35,31 @@ if getattr(Mocker.registry.get("httpcore2"), "__module__", None) == __name__:
     Mocker._Mocker__registry.pop("httpcore2")  # type: ignore[attr-defined]  # the dict behind .registry
 
 
+# Which mocker is resolving the request at hand (respx's HTTPCoreMocker when unset):
+# its routers after ours are the ones respx would try next.
+_resolving_for: contextvars.ContextVar[type[Mocker] | None] = contextvars.ContextVar(
+    "pytest_ttfb_mocker", default=None
+)
+
+
 class HTTPCore2Mocker(HTTPCoreMocker):
     """respx's httpcore mocker, aimed at httpcore2 (under httpx2 and the Anthropic SDK)."""
+
+    @classmethod
+    def handler(cls, httpx_request: Any) -> Any:
+        token = _resolving_for.set(cls)
+        try:
+            return super().handler(httpx_request)  # type: ignore[no-untyped-call]
+        finally:
+            _resolving_for.reset(token)
+
+    @classmethod
+    async def async_handler(cls, httpx_request: Any) -> Any:
+        token = _resolving_for.set(cls)
+        try:
+            return await super().async_handler(httpx_request)  # type: ignore[no-untyped-call]
+        finally:
+            _resolving_for.reset(token)
 
     name = "httpcore2"
     targets: ClassVar[list[str]] = [  # respx extends this list in place
@@ -59,14 +83,18 @@ class HTTPCore2Mocker(HTTPCoreMocker):
         )
 
 
-class UnmatchedRequest(PluginError, AllMockedAssertionError):
-    """A request in mock mode that no route matches."""
+class UnmatchedRequest(PluginError, AssertionError):
+    """A request in mock mode that no active router answers: neither a ttfb_mock route
+    nor the user's own respx routers. (Not respx's ``AllMockedAssertionError``: respx
+    would then ask the routers after ours again, and raise its own error, which shows
+    the raw URL; ``TtfbRouter`` asks them itself.)"""
 
 
-def _unmatched(request: httpx.Request) -> UnmatchedRequest:
+def _unmatched(request: httpx.Request, *, record: bool = True) -> UnmatchedRequest:
+    """The error for a request no router answered; ``record``: count it on the test."""
     described = f"{request.method} {redact_url(str(request.url))}"
     sink = active_sink()
-    if sink is not None:
+    if sink is not None and record:
         sink.unmatched.append(described)
     return UnmatchedRequest(
         f"pytest-ttfb: no ttfb_mock route matches {described}. Declare one on the "
@@ -76,14 +104,14 @@ def _unmatched(request: httpx.Request) -> UnmatchedRequest:
 
 
 @contextlib.contextmanager
-def _naming_unmatched(request: httpx.Request) -> Iterator[None]:
+def _naming_unmatched(request: httpx.Request, *, record: bool = True) -> Iterator[None]:
     """respx's "not mocked" becomes our error, which names the request (redacted)."""
     try:
         yield
     except UnmatchedRequest:
         raise
     except AllMockedAssertionError:
-        raise _unmatched(request) from None
+        raise _unmatched(request, record=record) from None
 
 
 def _latency_seconds(route: Route | None) -> float:
@@ -161,15 +189,19 @@ class TtfbRouter(respx.MockRouter):
 
     Beyond respx: ``route()`` (and ``get()``, ``post()``...) take ``latency=`` in ms,
     the server's time before the response headers; ``messages()`` re-declares the
-    Anthropic Messages route (already declared, JSON and streaming). The call history
-    of the router and of each route keeps the last ``history`` calls
-    (``call_count`` stays exact).
+    Anthropic Messages route (already declared, JSON and streaming); ``mode`` says
+    which mode answers the routes (``"live"``: none does). The call history of the
+    router and of each route keeps the last ``history`` calls (``call_count`` stays
+    exact).
     """
 
     def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
         super().__init__(assert_all_called=False, assert_all_mocked=True, using=None)
         self._ttfb_history = history
         self.calls = BoundedCallList(name="respx", keep=history)
+        # The mode answering the routes: "mock", "emulate", or "live" (then nothing
+        # does: a test that needs its own routes can skip, saying so).
+        self.mode = "mock"
         self.messages()
 
     def route(
@@ -247,17 +279,41 @@ class TtfbRouter(respx.MockRouter):
         route.mock(side_effect=answer)
         return route
 
+    def _routers_after(self) -> list[Any]:
+        """The other routers respx would try after this one for the request at hand (the
+        user's ``respx_mock`` or ``with respx.mock:``, active beside ``ttfb_mock``)."""
+        routers: list[Any] = (_resolving_for.get() or HTTPCoreMocker).routers
+        return routers[routers.index(self) + 1 :] if self in routers else []
+
     def resolve(self, request: httpx.Request) -> Any:
-        with _naming_unmatched(request):
-            resolved = super().resolve(request)
+        try:
+            with _naming_unmatched(request, record=False):
+                resolved = super().resolve(request)
+        except UnmatchedRequest:
+            # Unmatched means no active router answered: ask the ones respx would ask
+            # next, as it would, before calling the request unmatched.
+            for router in self._routers_after():
+                try:
+                    return router.resolve(request)
+                except AllMockedAssertionError:
+                    continue
+            raise _unmatched(request) from None
         delay = _latency_seconds(resolved.route)
         if delay:
             time.sleep(delay)
         return resolved
 
     async def aresolve(self, request: httpx.Request) -> Any:
-        with _naming_unmatched(request):
-            resolved = await super().aresolve(request)
+        try:
+            with _naming_unmatched(request, record=False):
+                resolved = await super().aresolve(request)
+        except UnmatchedRequest:
+            for router in self._routers_after():
+                try:
+                    return await router.aresolve(request)
+                except AllMockedAssertionError:
+                    continue
+            raise _unmatched(request) from None
         delay = _latency_seconds(resolved.route)
         if delay:
             import anyio

@@ -170,7 +170,8 @@ def client_options(
     """Keyword arguments for ``anthropic.Anthropic`` in ``mode``, or a reason to skip.
 
     Mock and emulate modes never send the user's key anywhere, not even to the local
-    server: they use a placeholder. Live mode needs ``ANTHROPIC_API_KEY``.
+    server: they use a placeholder. Live mode needs ``ANTHROPIC_API_KEY``; the reason to
+    skip without it names where the requests would go (``base_url``, redacted).
     """
     options: dict[str, Any] = {}
     if base_url:
@@ -178,9 +179,12 @@ def client_options(
     if mode == "live":
         key = environ.get("ANTHROPIC_API_KEY")
         if not key:
+            from ..redact import redact_url
+
+            where = redact_url(base_url) if base_url else "the Anthropic API"
             return options, (
-                "ANTHROPIC_API_KEY is not set: live mode sends real requests "
-                "to the Anthropic API and needs a key"
+                f"ANTHROPIC_API_KEY is not set: live mode sends real requests to {where} "
+                "and needs a key"
             )
         options["api_key"] = key
     else:

@@ -98,12 +98,17 @@ _MIN_TEST_WIDTH = 12
 _READABLE_TEST_WIDTH = 32
 
 
+def _attempt_label(result: TestResult) -> str:
+    """A rerun test's row is its final attempt's: say which."""
+    return f" (attempt {result.attempt} of {result.attempt})" if result.attempt > 1 else ""
+
+
 def _row(result: TestResult, scale: float) -> tuple[str, ...]:
     ttfbs = ttfb_values(result)
     tokens = [r.first_token_ms for r in result.requests if r.first_token_ms is not None]
     versions = sorted({r.http_version for r in result.requests if r.http_version})
     return (
-        result.nodeid,
+        result.nodeid + _attempt_label(result),
         str(len(result.requests)),
         str(result.new_connections),
         ",".join(v.replace("HTTP/", "") for v in versions) or "-",
@@ -171,8 +176,9 @@ def summary_lines(
     results: Sequence[TestResult], settings: Settings, width: int | None = None
 ) -> list[str]:
     """The summary (``--ttfb-report=full``): a row per test that recorded a request or
-    declared a budget, in test order; no line longer than ``width`` (the terminal's)."""
-    rows = [r for r in results if r.reportable]
+    declared a budget, in test order; no line longer than ``width`` (the terminal's).
+    A rerun test's row is its final attempt's (every attempt is in the JSON report)."""
+    rows = [r for r in results if r.reportable and r.final]
     if not rows:
         return []
     header = tuple(name for name, _ in COLUMNS)
@@ -181,7 +187,8 @@ def summary_lines(
         f"mode: {describe_mode(settings)}; times in ms, from the moment each request "
         "entered the transport"
     ]
-    if settings.mode == "live":
+    # Where the Anthropic calls went: only when a test made them with its fixtures.
+    if settings.mode == "live" and any(r.uses_anthropic and r.called for r in results):
         head.append(base_url_line(results, settings.base_url))
     return wrap(head, width) + fit_table(table, width)
 
@@ -190,10 +197,10 @@ def short_lines(
     results: Sequence[TestResult], settings: Settings, width: int | None = None
 ) -> list[str]:
     """The summary of ``--ttfb-report=short``: one line, then the breaching tests' rows."""
-    rows = [r for r in results if r.reportable]
+    rows = [r for r in results if r.reportable and r.final]
     if not rows:
         return []
-    breached = [r for r in rows if r.verdict not in ("pass", "n/a", "-")]
+    breached = [r for r in rows if any(v.status == "fail" for v in r.verdicts)]
     requests = sum(len(r.requests) for r in rows)
     line = (
         f"pytest-ttfb ({describe_mode(settings)}): {len(rows)} test(s), {requests} "

@@ -1,0 +1,75 @@
+"""A user's own respx router beside ttfb_mock: the ``respx_mock`` fixture or
+``with respx.mock:``. Its routes answer, and a request counts as unmatched only when
+no active router answered it."""
+
+import pytest
+
+SUITE = """
+import httpx
+import httpx2
+import pytest
+import respx
+
+STACKS = {"httpx": (httpx, "httpcore"), "httpx2": (httpx2, "httpcore2")}
+
+@pytest.mark.parametrize("stack", ["httpx", "httpx2"])
+def test_respx_mock_fixture(stack, request, ttfb_mock, ttfb):
+    module, using = STACKS[stack]
+    request.applymarker(pytest.mark.respx(using=using))
+    respx_mock = request.getfixturevalue("respx_mock")
+    route = respx_mock.get("https://user.test/items").respond(201)
+    with ttfb.watch(module.Client()) as client:
+        assert client.get("https://user.test/items").status_code == 201
+    assert route.called
+    (record,) = ttfb.requests
+    assert record.status == 201
+
+@pytest.mark.parametrize("stack", ["httpx", "httpx2"])
+def test_with_respx_mock(stack, ttfb_mock, ttfb):
+    module, using = STACKS[stack]
+    with respx.mock(using=using) as user:
+        user.get("https://user.test/items").respond(202)
+        with ttfb.watch(module.Client()) as client:
+            assert client.get("https://user.test/items").status_code == 202
+            # ttfb_mock's own routes still answer beside the user's.
+            ttfb_mock.get("https://ttfb.test/x").respond(203)
+            assert client.get("https://ttfb.test/x").status_code == 203
+    assert [r.status for r in ttfb.requests] == [202, 203]
+
+def test_global_respx_mock_context(ttfb_mock, ttfb):
+    with respx.mock:
+        respx.get("https://user.test/global").respond(204)
+        with ttfb.watch(httpx.Client()) as client:
+            assert client.get("https://user.test/global").status_code == 204
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stack", ["httpx", "httpx2"])
+async def test_async_client(stack, ttfb_mock, ttfb):
+    module, using = STACKS[stack]
+    with respx.mock(using=using) as user:
+        user.get("https://user.test/a").respond(205)
+        async with ttfb.watch(module.AsyncClient()) as client:
+            assert (await client.get("https://user.test/a")).status_code == 205
+
+@pytest.mark.parametrize("stack", ["httpx", "httpx2"])
+def test_no_router_answers(stack, ttfb_mock, ttfb):
+    module, using = STACKS[stack]
+    with respx.mock(using=using, assert_all_called=False) as user:
+        user.get("https://user.test/items").respond(200)
+        with ttfb.watch(module.Client()) as client:
+            client.get("https://nobody.test/")
+"""
+
+
+def test_a_users_router_answers_beside_ttfb_mock(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest("-p", "anyio", "-k", "not no_router")
+    result.assert_outcomes(passed=7)
+    assert "matched no ttfb_mock route" not in result.stdout.str()
+
+
+def test_unmatched_by_every_router_still_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest("-k", "no_router")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*no ttfb_mock route matches GET https://nobody.test/*"])
