@@ -328,7 +328,10 @@ async def _main(ttfb):
     for stack, mod in (("httpx", httpx), ("httpx2", httpx2)):
         for proto in ("h1", "h2"):
             url = CFG[proto]
-            options = {"http2": True, "verify": ctx} if proto == "h2" else {}
+            # A round can take longer than httpx's 5 s keep-alive on a busy machine.
+            options = {"limits": mod.Limits(keepalive_expiry=3600)}
+            if proto == "h2":
+                options.update(http2=True, verify=ctx)
             for mode in ("sync", "async"):
                 kind = mod.Client if mode == "sync" else mod.AsyncClient
                 variants[(stack, proto, mode, "bare")] = (kind(**options), url)
@@ -835,7 +838,22 @@ def main() -> int:
     for key in wanted:
         log(f"== row {key}")
         t0 = time.perf_counter()
-        new = RUNNERS[key](sizes)
+        try:
+            new = RUNNERS[key](sizes)
+        except Exception as exc:  # one broken row must not lose the others' samples
+            log(f"   row {key} failed: {exc}")
+            new = [
+                Row(
+                    key,
+                    f"row {key} FAILED to run",
+                    "-",
+                    [],
+                    None,
+                    "-",
+                    met=False,
+                    extra={"error": str(exc)[-4000:]},
+                )
+            ]
         durations[key] = time.perf_counter() - t0
         for row in new:
             log(f"   {row.name}: {fmt(row.median, row.unit)}")
