@@ -1,0 +1,106 @@
+"""Loopback servers for the warm-request rows, each run in a process of its own.
+
+    python benchmarks/_servers.py h1          # HTTP/1.1 keep-alive, plain TCP
+    python benchmarks/_servers.py h2 DIR      # HTTP/2 over TLS (hypercorn, trustme cert)
+
+Prints one line, ``PORT [CA_PEM]``, then serves until killed. Minimal answers, so the
+client's own work dominates and any instrumentation overhead shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+
+
+def pin(index: int) -> None:
+    """Server and client on cores of their own, where there are two: less noise."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cores) >= 2:
+        os.sched_setaffinity(0, {cores[index]})
+
+
+async def _serve_h1() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(RESPONSE)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+def _serve_h2(directory: str) -> None:
+    import trustme
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    folder = Path(directory)
+    ca_path = folder / "ca.pem"
+    pem_path = folder / "server.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(pem_path))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.certfile = str(pem_path)
+    config.keyfile = str(pem_path)
+    config.alpn_protocols = ["h2", "http/1.1"]
+    config.keep_alive_max_requests = 10**9  # hypercorn's default (1,000) ends connections
+    config.keep_alive_timeout = 3600
+    config.accesslog = None
+    config.errorlog = None
+    config.loglevel = "ERROR"
+
+    async def main() -> None:
+        ready = asyncio.Event()
+
+        async def announce() -> None:
+            for _ in range(200):  # until it accepts
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.02)
+            print(port, ca_path, flush=True)
+            ready.set()
+
+        await asyncio.gather(serve(_app, config), announce())  # type: ignore[arg-type]
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    pin(-1)
+    if sys.argv[1] == "h1":
+        asyncio.run(_serve_h1())
+    else:
+        _serve_h2(sys.argv[2])
