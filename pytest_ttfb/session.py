@@ -69,7 +69,7 @@ class _Attempt:
     started_at: float = field(default_factory=perf_counter)  # when its setup began
     ended_at: float | None = None  # perf_counter() after its teardown
     settled: int = 0  # how many of the recorder's records existed then
-    open: list[int] = field(default_factory=list)  # of those, the ones not yet ended
+    open: list[Any] = field(default_factory=list)  # of those, the in-flight ones not ended
 
 
 def _outcome(report: pytest.TestReport) -> str:
@@ -259,8 +259,10 @@ class TtfbSession:
         recorder = attempt.recorder
         recorder.requests  # noqa: B018  (reading builds the records)
         attempt.ended_at = perf_counter()
-        attempt.settled = len(recorder.flights)
-        attempt.open = [i for i, flight in enumerate(recorder.flights) if flight.end is None]
+        attempt.settled = len(recorder.requests)
+        # Only the requests still open need watching from now on; the rest are done.
+        attempt.open = [flight for flight in recorder.flights if flight.end is None]
+        recorder.flights.clear()
         if active_sink() is recorder:
             set_active_sink(None)
 
@@ -296,12 +298,11 @@ class TtfbSession:
         for attempt in self._attempts:
             if attempt.ended_at is None:
                 continue
-            flights = attempt.recorder.flights
-            attempt.recorder.requests  # noqa: B018  (builds what arrived since)
-            indexes = [*attempt.open, *range(attempt.settled, len(flights))]
+            recorder = attempt.recorder
+            records = recorder.requests  # builds what arrived since the test ended
+            ended_at = attempt.ended_at
             touched = False
-            for index in indexes:
-                flight = flights[index]
+            for flight in attempt.open:  # open when the test ended
                 record = flight.timing()
                 end = flight.end
                 if end is None:
@@ -311,10 +312,19 @@ class TtfbSession:
                     if record.total_ms is None:
                         record.total_ms = (end - flight.start) * 1000.0
                         record.error = flight.error
-                    record.late = end > attempt.ended_at
+                    record.late = end > ended_at
+                touched = True
+            still_open = {id(flight.timing()) for flight in recorder.flights if flight.end is None}
+            for record in records[attempt.settled :]:  # handed over after the test ended
+                if id(record) in still_open:
+                    record.late = True
+                    record.error = record.error or "unfinished"
+                else:
+                    record.late = record.ended_at > ended_at
                 touched = True
             attempt.open = []
-            attempt.settled = len(flights)
+            recorder.flights.clear()
+            attempt.settled = len(records)
             if touched:
                 changed.append(attempt.result)
         return changed

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from time import perf_counter
 from typing import Any
 
-from .active import active
+from .active import COMPACT_AT, active
 from .inflight import InFlight, current, opened, pool_settings
 from .loop_guard import LoopGuard
 from .network import emulation, resolve_async
@@ -189,12 +189,20 @@ class AsyncTimingTransport:
             raise
         finally:
             current.reset(token)
-        inflight.headers_at = perf_counter()
+        inflight.headers_at = headers_at = perf_counter()
         inflight.status = response.status_code
         inflight.extensions = response.extensions
-        inflight.response_headers = response.headers  # looked into only if need be
-        sink.pending.append(inflight)  # list.append is atomic: threads may share it
-        response.stream = self.byte_stream_class(response.stream, inflight)
+        if "_content" in response.__dict__:
+            # The body came whole, in memory (httpx.MockTransport, an ASGI app): there is
+            # nothing left to read, so the request ends with its headers.
+            inflight.first_body = inflight.end = headers_at
+        else:
+            inflight.response_headers = response.headers  # looked into only if need be
+            response.stream = self.byte_stream_class(response.stream, inflight)
+        pending = sink.pending
+        pending.append(inflight)  # list.append is atomic: threads may share it
+        if len(pending) >= COMPACT_AT:  # let go of what older requests hold
+            sink.compact()
         return response
 
     async def aclose(self) -> None:

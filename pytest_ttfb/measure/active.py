@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["Sink", "active", "active_sink", "set_active_sink"]
+__all__ = ["COMPACT_AT", "Sink", "active", "active_sink", "set_active_sink"]
+
+# A transport asks the recorder to build its pending records every this many requests.
+COMPACT_AT = 1024
 
 
 class Sink(Protocol):
@@ -19,6 +22,9 @@ class Sink(Protocol):
     unmatched: list[str]
     failures: list[str]
     when: str
+
+    def compact(self) -> None:
+        """Turn what ``pending`` holds into records now."""
 
 
 class _Active:

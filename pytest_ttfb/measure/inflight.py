@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import sys
 from dataclasses import dataclass
 from time import perf_counter, time
 from typing import Any
@@ -80,7 +81,7 @@ class InFlight:
         self.end: float | None = None
         self.error: str | None = None
         self.status: int | None = None
-        self.extensions: dict[str, Any] = {}
+        self.extensions: dict[str, Any] | None = {}
         self.response_headers: Any = None  # read only if the body may be content-encoded
         # The connection this request opened (set by ``opened()``), else the one its
         # first write went out on (set by the network stream): known even when no
@@ -95,8 +96,9 @@ class InFlight:
             return self.record
         start = self.start
         connection = self.connection
+        extensions = self.extensions or {}
         if connection is None:  # no write through a watched stream: look at the response
-            connection = getattr(self.extensions.get("network_stream"), "ttfb_connection", None)
+            connection = getattr(extensions.get("network_stream"), "ttfb_connection", None)
         reused: bool | None
         if connection is not None:
             reused = connection.opened_by is not self
@@ -104,12 +106,13 @@ class InFlight:
         else:
             # A stream that is not ours: a connection opened before the client was
             # watched, so pooled. No stream: mocked, or failed before it got a connection.
-            reused = True if "network_stream" in self.extensions else None
+            reused = True if "network_stream" in extensions else None
             connection_id = None
-        version = self.extensions.get("http_version")
+        version = extensions.get("http_version")
         method = self.method
         record = RequestTiming(
-            method=method if isinstance(method, str) else method.decode(),
+            # One string per method name, not per request (httpx makes a new one each time).
+            method=sys.intern(method if isinstance(method, str) else method.decode()),
             url=redact_url(str(self.url)),
             status=self.status,
             http_version=version.decode("ascii") if isinstance(version, bytes) else version,
@@ -132,6 +135,11 @@ class InFlight:
             started_unix=time() - (perf_counter() - start),
         )
         self.record = record
+        # What the record was built from is no longer needed: let the request's and
+        # the response's headers and extensions go (a test may make 100,000 requests).
+        self.headers = self.extensions = self.url = None
+        if self.end is not None:  # the body is done: nothing will look into it again
+            self.response_headers = None
         # Another thread may be stamping marks while this one builds (a body closing
         # while the test reads ``ttfb.requests``). Each stamper stores its mark, then
         # reads ``record``; this reads the marks again after publishing ``record``. Of
@@ -155,6 +163,7 @@ class InFlight:
             # ``error`` is stored before ``end`` (``finish``): seen with it.
             record.error = self.error
             record.total_ms = _ms(start, self.end)
+            self.response_headers = None  # the body is done: let the headers go
 
     def finish(self, error: BaseException | None = None) -> None:
         """The body is closed (or the request failed): stamp the end, once."""

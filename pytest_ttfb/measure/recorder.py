@@ -8,6 +8,7 @@ caller abandons the stream; the ``RequestTiming`` is built from it when
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol, TypeVar
 
 from .record import RequestTiming
@@ -21,6 +22,8 @@ _Client = TypeVar("_Client")
 class _Pending(Protocol):
     """A request the transport saw, not yet turned into a record."""
 
+    end: float | None
+
     def timing(self) -> RequestTiming: ...
 
 
@@ -33,14 +36,16 @@ class Recorder:
         # append raw in-flight objects to ``pending``; ``requests`` builds on read.
         self.pending: list[Any] = []
         self._requests: list[RequestTiming] = []
-        # The in-flight objects behind ``_requests``, index for index: the session
-        # rechecks the ones still open when the test ended (late requests).
+        # The in-flight objects of requests still open when their record was built:
+        # the session rechecks them when the test ends (late requests). Finished ones
+        # are not kept: their records hold all there is.
         self.flights: list[Any] = []
         self.unmatched: list[str] = []
         # What went wrong in the plugin's hands (a misused fixture...): fails the test
         # even when the code under test swallowed the exception.
         self.failures: list[str] = []
         self.when = "setup"  # the test phase now running; each record notes it
+        self._building = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Recorder {self.nodeid} requests={len(self.requests)}>"
@@ -49,13 +54,24 @@ class Recorder:
     def requests(self) -> list[RequestTiming]:
         """One ``RequestTiming`` per request this test made through a watched client."""
         if self.pending:
-            # Slice, then delete the slice: another thread may append meanwhile.
-            count = len(self.pending)
-            batch: list[_Pending] = self.pending[:count]
-            del self.pending[:count]
-            self._requests.extend(item.timing() for item in batch)
-            self.flights.extend(batch)
+            with self._building:  # one builder at a time: each record is built once
+                # Slice, then delete the slice: transports may append meanwhile.
+                count = len(self.pending)
+                batch: list[_Pending] = self.pending[:count]
+                del self.pending[:count]
+                self._requests.extend(item.timing() for item in batch)
+                # Keep watching only what is still open (a body being read).
+                flights = [item for item in self.flights if item.end is None]
+                flights.extend(item for item in batch if item.end is None)
+                self.flights = flights
         return self._requests
+
+    def compact(self) -> None:
+        """Build the records waiting in ``pending`` now. The transports call this every
+        ``active.COMPACT_AT`` requests, so that what a request in flight holds (its request
+        and response objects) is let go early and a test of 100,000 requests keeps
+        100,000 small records, not 100,000 requests."""
+        self.requests  # noqa: B018  (reading builds them)
 
     @property
     def new_connections(self) -> int:
