@@ -285,7 +285,6 @@ def short_error(exc: BaseException) -> str:
 def pool_settings(pool: Any) -> PoolSettings | None:
     """What an httpcore (or httpcore2) connection pool was configured with, and which
     client package it serves. Called once per transport, never per request."""
-    import sys  # once per transport: where it is imported does not matter
 
     if pool is None or not hasattr(pool, "_keepalive_expiry"):
         return None
