@@ -190,12 +190,6 @@ def ttfb_mock(
         yield router
 
 
-@pytest.fixture(autouse=True)
-def _ttfb_mode(request: pytest.FixtureRequest) -> None:
-    if request.config.stash[_SESSION].uses_plugin(request.node, request.fixturenames):
-        request.getfixturevalue("ttfb_mock")
-
-
 @pytest.fixture(scope="session")
 def ttfb_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]:
     """Pooled, instrumented ``httpx2.Client`` with the recipe's settings."""

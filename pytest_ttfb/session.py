@@ -50,6 +50,7 @@ PLUGIN_FIXTURES = frozenset(
 _ANTHROPIC_FIXTURES = frozenset({"anthropic_client", "async_anthropic_client"})
 _ATTEMPT = pytest.StashKey["_Attempt"]()
 _BUDGETS = pytest.StashKey[list[Budget]]()
+_OWN_MARKERS = pytest.StashKey[int]()
 
 
 def marker_lines() -> list[str]:
@@ -136,20 +137,40 @@ class TtfbSession:
     # -- collection -----------------------------------------------------------------
 
     def collect_budgets(self, items: Iterable[pytest.Item]) -> None:
-        """Parse every item's budget markers; all bad ones in one usage error."""
+        """Parse every item's budget markers (all bad ones in one usage error), and have
+        the tests that use the plugin ask for ``ttfb_mock`` (mock and emulate modes)."""
         problems = []
         for item in items:
             try:
-                item.stash[_BUDGETS] = budgets_for(item.iter_markers())
+                budgets = budgets_for(item.iter_markers())
             except BudgetError as exc:
                 problems.append(f"{item.nodeid}: {exc}")
+                continue
+            item.stash[_BUDGETS] = budgets
+            # applymarker() adds to own_markers: a change means budgets added at run time.
+            item.stash[_OWN_MARKERS] = len(item.own_markers)
+            self._route_to_mock(item, bool(budgets))
         if problems:
             raise pytest.UsageError("pytest-ttfb: invalid budget marker\n" + "\n".join(problems))
 
-    def uses_plugin(self, item: pytest.Item, fixturenames: list[str]) -> bool:
-        """Whether this test's requests go to the mock (mock and emulate modes)."""
-        has_budgets = bool(item.stash.get(_BUDGETS, []))
-        return needs_mock(self.settings.mode, fixturenames, PLUGIN_FIXTURES, has_budgets)
+    def _route_to_mock(self, item: pytest.Item, has_budgets: bool) -> None:
+        """Mock (and emulate) mode answers only the tests that use the plugin: for those,
+        ``ttfb_mock`` joins the test's fixtures, where an autouse fixture would stand
+        (after the wider-scoped ones), instead of an autouse fixture in every test."""
+        names = getattr(item, "fixturenames", None)
+        info = getattr(item, "_fixtureinfo", None)
+        if names is None or info is None or "ttfb_mock" in names:
+            return
+        if not needs_mock(self.settings.mode, names, PLUGIN_FIXTURES, has_budgets):
+            return
+        position = len(names)
+        for index, name in enumerate(names):
+            definitions = info.name2fixturedefs.get(name)
+            if definitions and definitions[-1].scope == "function":
+                position = index
+                break
+        # A copy: the parametrized items of one function share their fixture list.
+        item.fixturenames = [*names[:position], "ttfb_mock", *names[position:]]  # type: ignore[attr-defined]
 
     # -- one test: each attempt (pytest-rerunfailures runs a test again) ----------
 
@@ -212,7 +233,8 @@ class TtfbSession:
         # Markers added while the test ran (request.applymarker) count like static ones;
         # static ones were checked at collection, so a bad one here is a runtime mark.
         try:
-            result.budgets = budgets_for(item.iter_markers())
+            if len(item.own_markers) != item.stash.get(_OWN_MARKERS, -1):
+                result.budgets = budgets_for(item.iter_markers())
         except BudgetError as exc:
             message = f"pytest-ttfb: invalid budget marker added at run time: {exc}"
             result.failed_by.append("marker")
@@ -236,7 +258,7 @@ class TtfbSession:
             item.add_report_section("call", "ttfb", failure)
 
     def make_report(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
-        own_error = plugin_error_in(call.excinfo.value if call.excinfo else None)
+        own_error = plugin_error_in(call.excinfo.value) if call.excinfo else None
         if own_error is not None:
             # Our message says all there is; the traceback through httpx and respx would
             # add nothing but request objects whose reprs carry the raw URL.

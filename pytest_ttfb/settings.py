@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .baseline.gates import Gate, GateError, parse_gate
 from .measure.scanner import DEFAULT_RULE, FIRST_TOKEN_RULES
+
+if TYPE_CHECKING:
+    from .baseline.gates import Gate
 
 __all__ = [
     "DEFAULT_RTT_MS",
@@ -427,6 +429,8 @@ def _regions(config: pytest.Config) -> tuple[tuple[str, float], ...]:
 
 def _gates(config: pytest.Config) -> tuple[Gate, ...]:
     """The regression gates: the command line's, else the ini file's."""
+    from .baseline.gates import GateError, parse_gate
+
     expressions: list[str] = config.getoption("ttfb_compare_fail", default=None) or []
     source = "--ttfb-compare-fail"
     if not expressions:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .active import COMPACT_AT, active
 from .inflight import InFlight, current, opened, pool_settings
-from .loop_guard import LoopGuard
 from .network import emulation, resolve_async
 from .scanner import FirstTokenScanner
+
+if TYPE_CHECKING:
+    from .loop_guard import LoopGuard
 
 __all__ = [
     "AsyncTimingBackend",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EventLoopMismatch
 from .active import active
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["LoopGuard", "guard_event_loop"]
 
@@ -22,6 +24,8 @@ class LoopGuard:
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
 
     def check(self) -> None:
+        import asyncio  # here, not at import: loading the plugin must stay cheap
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not asyncio (trio): its own rules apply

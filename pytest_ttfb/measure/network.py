@@ -7,8 +7,10 @@ the session; read only when a connection is opened, never per request.
 from __future__ import annotations
 
 import socket
-import ssl
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["Network", "emulation", "resolve", "resolve_async", "use_network"]
 

@@ -12,7 +12,6 @@ import threading
 from typing import Any, Protocol, TypeVar
 
 from .record import RequestTiming
-from .stacks import instrument
 
 __all__ = ["Recorder"]
 
@@ -25,6 +24,10 @@ class _Pending(Protocol):
     end: float | None
 
     def timing(self) -> RequestTiming: ...
+
+
+# Building records is rare (on read, and every 1,024 requests): one lock for all.
+_building = threading.Lock()
 
 
 class Recorder:
@@ -45,7 +48,6 @@ class Recorder:
         # even when the code under test swallowed the exception.
         self.failures: list[str] = []
         self.when = "setup"  # the test phase now running; each record notes it
-        self._building = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Recorder {self.nodeid} requests={len(self.requests)}>"
@@ -54,7 +56,7 @@ class Recorder:
     def requests(self) -> list[RequestTiming]:
         """One ``RequestTiming`` per request this test made through a watched client."""
         if self.pending:
-            with self._building:  # one builder at a time: each record is built once
+            with _building:  # one builder at a time: each record is built once
                 # Slice, then delete the slice: transports may append meanwhile.
                 count = len(self.pending)
                 batch: list[_Pending] = self.pending[:count]
@@ -81,4 +83,6 @@ class Recorder:
     def watch(self, client: _Client) -> _Client:
         """Instrument ``client`` (httpx or httpx2, sync or async, or an Anthropic SDK
         client) and return it. Its requests are recorded for whichever test is running."""
+        from .stacks import instrument  # the HTTP stacks load when a client is watched
+
         return instrument(client)
