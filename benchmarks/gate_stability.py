@@ -48,15 +48,19 @@ from typing import Any
 
 GATE = (
     "ttfb:p50:25%",
-    "ttfb.warm:p95:50%",
+    "ttfb.warm:p95:100%",
     "first_token:p50:25%",
     "new_connections:+0",
 )
-"""The gate the comparison runs use unless ``--gate`` is given."""
+"""The gate the comparison runs use unless ``--gate`` is given: the tightest set that
+passed 20 identical pairs out of 20 on a loaded 2-core machine (the warm p95 of a
+streamed call rose by up to 59% there from scheduling noise alone, so 50% is too tight).
+"""
 
 CANDIDATES = {
     "tight": ("ttfb:p50:10%", "ttfb.warm:p95:20%", "first_token:p50:10%", "new_connections:+0"),
-    "brief": GATE,
+    "brief": ("ttfb:p50:25%", "ttfb.warm:p95:50%", "first_token:p50:25%", "new_connections:+0"),
+    "chosen": GATE,
     "loose": ("ttfb:p50:50%", "ttfb.warm:p95:100%", "first_token:p50:50%", "new_connections:+0"),
     "ms": ("ttfb:p50:10ms", "ttfb.warm:p95:25ms", "first_token:p50:10ms", "new_connections:+0"),
 }
@@ -228,7 +232,8 @@ def worst(trials: list[Trial], gate: str) -> str:
     best: tuple[float, str] | None = None
     for t in trials:
         for nodeid, before, after in t.values.get(gate, []):
-            rise = after - before if gate.startswith("new_") else (after / before - 1) * 100
+            absolute = gate.startswith("new_") or not gate.endswith("%")
+            rise = after - before if absolute else (after / before - 1) * 100
             name = nodeid.rsplit("::", 1)[-1]
             if gate.startswith("new_"):
                 text = f"{before:g} -> {after:g} ({rise:+g}) {name}"

@@ -48,7 +48,9 @@ def import_or_fail(name: str, needed_by: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError:
         install = _INSTALL.get(name, f"pip install {name}")
-        pytest.fail(f"pytest-ttfb: {needed_by} needs {name}, which is not installed: {install}")
+        message = f"pytest-ttfb: {needed_by} needs {name}, which is not installed: {install}"
+    # Outside the except block: the message is all there is to say, no traceback.
+    pytest.fail(message, pytrace=False)
 
 
 def pooled_client(

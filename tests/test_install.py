@@ -106,3 +106,41 @@ def test_the_wheel_holds_every_module_and_the_type_marker(tmp_path: Path) -> Non
     assert "pytest_ttfb/py.typed" in expected
     assert "pytest_ttfb/measure/_sync.py" in expected
     assert sorted(expected - names) == []
+
+
+@pytest.mark.parametrize(
+    ("fixture", "package", "install"),
+    [
+        ("anthropic_client", "anthropic", "pip install 'pytest-ttfb[anthropic]'"),
+        ("ttfb_client", "httpx2", "pip install httpx2"),
+    ],
+)
+def test_a_fixture_whose_package_is_missing_names_the_install_line(
+    pytester: pytest.Pytester, fixture: str, package: str, install: str
+) -> None:
+    pytester.makeconftest(f"""
+        import sys
+        import pytest
+
+        @pytest.fixture(autouse=True, scope="session")
+        def _without_the_package():
+            # As if it were not installed: importing it raises ImportError.
+            saved = {{name: module for name, module in sys.modules.items()
+                      if name == "{package}" or name.startswith("{package}.")}}
+            for name in saved:
+                del sys.modules[name]
+            sys.modules["{package}"] = None
+            yield
+            del sys.modules["{package}"]
+            sys.modules.update(saved)
+    """)
+    pytester.makepyfile(f"""
+        def test_uses_it({fixture}):
+            pass
+    """)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*{fixture}* needs {package}, which is not installed: {install}*"]
+    )
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
