@@ -140,7 +140,6 @@ def test_a_fixture_whose_package_is_missing_names_the_install_line(
     """)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        [f"*{fixture}* needs {package}, which is not installed: {install}*"]
-    )
+    message = f"pytest-ttfb: {fixture} needs {package}, which is not installed: {install}"
+    assert message in result.stdout.lines
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
