@@ -46,20 +46,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-GATE = (
-    "ttfb:p50:25%",
-    "ttfb.warm:p95:100%",
-    "first_token:p50:25%",
-    "new_connections:+0",
-)
-"""The gate the comparison runs use unless ``--gate`` is given: the tightest set that
-passed 20 identical pairs out of 20 on a loaded 2-core machine (the warm p95 of a
-streamed call rose by up to 59% there from scheduling noise alone, so 50% is too tight).
+GATE = ("ttfb:p50:25%", "first_token:p50:25%", "new_connections:+0")
+"""The gate the comparison runs use unless ``--gate`` is given: the set that passed 40
+identical pairs out of 40 on a loaded 2-core machine (p50 rose by at most 15.5%, first
+token p50 by 7.4%). A warm p95 gate did not: the p95 of 24 streamed calls rose by up to
+113% (+36.5 ms) from scheduling noise alone, more than a +50 ms regression adds.
 """
 
 CANDIDATES = {
     "tight": ("ttfb:p50:10%", "ttfb.warm:p95:20%", "first_token:p50:10%", "new_connections:+0"),
     "brief": ("ttfb:p50:25%", "ttfb.warm:p95:50%", "first_token:p50:25%", "new_connections:+0"),
+    "p95-100%": ("ttfb:p50:25%", "ttfb.warm:p95:100%", "first_token:p50:25%", "new_connections:+0"),
     "chosen": GATE,
     "loose": ("ttfb:p50:50%", "ttfb.warm:p95:100%", "first_token:p50:50%", "new_connections:+0"),
     "ms": ("ttfb:p50:10ms", "ttfb.warm:p95:25ms", "first_token:p50:10ms", "new_connections:+0"),

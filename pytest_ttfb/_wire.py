@@ -9,7 +9,7 @@ SDKs, hypercorn and trustme load when a test first needs them.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -191,57 +191,41 @@ def ttfb_mock(
 
 
 @pytest.fixture(scope="session")
-def ttfb_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]:
+def ttfb_client(pytestconfig: pytest.Config) -> Iterator[Any]:
     """Pooled, instrumented ``httpx2.Client`` with the recipe's settings."""
-    from .clients import import_or_fail, pooled_client
+    from .clients import session_client
 
-    httpx2 = import_or_fail("httpx2", "ttfb_client")
     pool = pytestconfig.stash[_SESSION].settings.pool
-    with pooled_client(httpx2, pool, name="ttfb_client") as client:
-        yield client
+    yield from session_client(pool, "httpx2", "ttfb_client", asynchronous=False)
 
 
 @pytest.fixture(scope="session")
-def ttfb_async_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]:
+def ttfb_async_client(pytestconfig: pytest.Config) -> Iterator[Any]:
     """The async twin of ``ttfb_client`` (``httpx2.AsyncClient``)."""
-    from .clients import close_async, import_or_fail, pooled_client
+    from .clients import session_client
 
-    httpx2 = import_or_fail("httpx2", "ttfb_async_client")
-    client = pooled_client(
-        httpx2,
-        pytestconfig.stash[_SESSION].settings.pool,
-        asynchronous=True,
-        name="ttfb_async_client (and async_anthropic_client, which shares it)",
-    )
-    yield client
-    close_async(client)
-
-
-@pytest.fixture(scope="session")
-def ttfb_httpx_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]:
-    """``ttfb_client`` on httpx 0.28 (``httpx.Client``)."""
-    from .clients import import_or_fail, pooled_client
-
-    httpx = import_or_fail("httpx", "ttfb_httpx_client")
     pool = pytestconfig.stash[_SESSION].settings.pool
-    with pooled_client(httpx, pool, name="ttfb_httpx_client") as client:
-        yield client
+    name = "ttfb_async_client (and async_anthropic_client, which shares it)"
+    yield from session_client(pool, "httpx2", name, asynchronous=True)
 
 
 @pytest.fixture(scope="session")
-def ttfb_httpx_async_client(pytestconfig: pytest.Config) -> Generator[Any, None, None]:
-    """The async twin of ``ttfb_httpx_client`` (``httpx.AsyncClient``)."""
-    from .clients import close_async, import_or_fail, pooled_client
+def ttfb_httpx_client(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """``ttfb_client`` on httpx 0.28 (``httpx.Client``)."""
+    from .clients import session_client
 
-    httpx = import_or_fail("httpx", "ttfb_httpx_async_client")
-    client = pooled_client(
-        httpx,
-        pytestconfig.stash[_SESSION].settings.pool,
-        asynchronous=True,
-        name="ttfb_httpx_async_client (and async_anthropic_client on anthropic 0.x)",
-    )
-    yield client
-    close_async(client)
+    pool = pytestconfig.stash[_SESSION].settings.pool
+    yield from session_client(pool, "httpx", "ttfb_httpx_client", asynchronous=False)
+
+
+@pytest.fixture(scope="session")
+def ttfb_httpx_async_client(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """The async twin of ``ttfb_httpx_client`` (``httpx.AsyncClient``)."""
+    from .clients import session_client
+
+    pool = pytestconfig.stash[_SESSION].settings.pool
+    name = "ttfb_httpx_async_client (and async_anthropic_client on anthropic 0.x)"
+    yield from session_client(pool, "httpx", name, asynchronous=True)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+from collections.abc import Iterator
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "close_async",
     "import_or_fail",
     "pooled_client",
+    "session_client",
 ]
 
 # What to install for each package a fixture needs, and what needs it.
@@ -76,6 +78,22 @@ def pooled_client(
     if asynchronous:
         guard_event_loop(client, name)
     return client
+
+
+def session_client(
+    pool: PoolConfig, package: str, name: str, *, asynchronous: bool
+) -> Iterator[Any]:
+    """A session fixture's pooled client of ``package`` (httpx or httpx2), closed when
+    the session ends. ``name`` says, in errors, which fixture(s) it is."""
+    module = import_or_fail(package, name.split(" ", 1)[0])
+    client = pooled_client(module, pool, asynchronous=asynchronous, name=name)
+    try:
+        yield client
+    finally:
+        if asynchronous:
+            close_async(client)
+        else:
+            client.close()
 
 
 def anthropic_stack() -> str:
