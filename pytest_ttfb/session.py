@@ -140,7 +140,7 @@ class TtfbSession:
         problems = []
         for item in items:
             try:
-                item.stash[_BUDGETS] = budgets_for(item.iter_markers())
+                item.stash[_BUDGETS] = budgets_for(item.iter_markers(), self.settings.mode)
             except BudgetError as exc:
                 problems.append(f"{item.nodeid}: {exc}")
         if problems:
@@ -212,7 +212,7 @@ class TtfbSession:
         # Markers added while the test ran (request.applymarker) count like static ones;
         # static ones were checked at collection, so a bad one here is a runtime mark.
         try:
-            result.budgets = budgets_for(item.iter_markers())
+            result.budgets = budgets_for(item.iter_markers(), self.settings.mode)
         except BudgetError as exc:
             message = f"pytest-ttfb: invalid budget marker added at run time: {exc}"
             result.failed_by.append("marker")

@@ -185,10 +185,7 @@ def test_an_encoded_stream_finds_the_token_of_the_decoded_one(
 def _scan(scanner: FirstTokenScanner, chunks: list[bytes]) -> bool:
     """Feed every chunk (the scanner keeps watching after the first token); False when
     the body turned out not to be events."""
-    for chunk in chunks:
-        if scanner.feed(chunk) is None:
-            return False
-    return True
+    return all(scanner.feed(chunk) is not None for chunk in chunks)
 
 
 @FUZZ

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import asdict, dataclass, fields
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,7 +84,7 @@ class RequestTiming:
         chunks = self.chunk_ms
         if chunks is None:
             return None
-        return [b - a for a, b in zip(chunks, chunks[1:], strict=False)]
+        return [b - a for a, b in pairwise(chunks)]
 
     @property
     def tpot_basis(self) -> str | None:
