@@ -19,6 +19,7 @@ Rules, all in this module:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -200,11 +201,15 @@ def _judge_rate(budget: Budget, eligible: Sequence[RequestTiming], scale: float)
     if budget.percentile is None:
         observed, label = min(values), f"min of {len(values)} stream(s)"
     else:
-        # At least P % of the streams reach the limit: the (100 - P)th percentile does.
-        observed = nearest_rank(values, 100.0 - budget.percentile)
+        # At least P % of the streams must reach the limit: the value the best
+        # ceil(P/100 * n) of them reach. That is the nearest-rank (100 - P)th
+        # percentile, except where P * n / 100 is whole: that percentile asks for one
+        # stream more than P % of them.
+        best = max(1, math.ceil(budget.percentile * len(values) / 100.0))
+        observed = sorted(values)[len(values) - best]
         label = (
-            f"{budget.percentile:g} % of {len(values)} stream(s) must reach it; "
-            f"p{100.0 - budget.percentile:g}"
+            f"at least {budget.percentile:g} % of {len(values)} stream(s) ({best}) must "
+            f"reach it; the {best} best reach"
         )
     offenders = sorted(
         (r for r in judged if (r.tokens_per_s or 0.0) < limit), key=lambda r: r.tokens_per_s or 0.0
@@ -230,7 +235,7 @@ def _nothing(budget: Budget, eligible: Sequence[RequestTiming]) -> Verdict:
             "fail",
             None,
             f"no request streamed a first token by rule {rule!r}: the budget has nothing to "
-            f"judge (the rule found none in {_streams_seen(eligible)})",
+            f"judge (the test had {_streams_seen(eligible)})",
         )
     if budget.marker == "max_itl":
         return Verdict(
