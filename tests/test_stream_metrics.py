@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-HEADER = '''
+HEADER = """
 import json
 import statistics
 
@@ -17,12 +17,13 @@ import pytest
 from pytest_ttfb import PacedStream
 
 EMULATE = {emulate}
-INTERVAL = 0.1  # seconds between content chunks
+INTERVAL = 0.2  # seconds between content chunks (wide: a loaded machine stalls reads)
 
 
 def sse(data, event=None):
     head = f"event: {{event}}\\n" if event else ""
-    return (head + f"data: {{json.dumps(data) if not isinstance(data, str) else data}}\\n\\n").encode()
+    text = data if isinstance(data, str) else json.dumps(data)
+    return (head + f"data: {{text}}\\n\\n").encode()
 
 
 def paced(events):
@@ -54,27 +55,27 @@ def check_gaps(record, n):
     count = record.output_tokens if record.tpot_basis == "tokens" else n
     expected = (record.chunk_ms[-1] - record.chunk_ms[0]) / (count - 1)
     assert record.tpot_ms == pytest.approx(expected)
-'''
+"""
 
-CHAT_TESTS = '''
+CHAT_TESTS = """
 @pytest.mark.max_itl("1s")
 @pytest.mark.max_tpot(1000)
 @pytest.mark.min_tokens_per_s(1)
 def test_chat(ttfb_mock, ttfb_client, ttfb):
     ttfb_mock.post("https://api.test/v1/chat/completions").mock(
-        side_effect=lambda request: chat(["a", "b", "c", "d", "e"]))
+        side_effect=lambda request: chat(["a", "b", "c", "d"]))
     with ttfb_client.stream("POST", "https://api.test/v1/chat/completions") as response:
         for _ in response.iter_raw():
             pass
     (record,) = ttfb.requests
     assert record.stream == "chat"
-    assert record.output_tokens == 5
+    assert record.output_tokens == 4
     assert record.tpot_basis == "tokens"
-    check_gaps(record, 5)
+    check_gaps(record, 4)
     assert record.first_token_ms == record.chunk_ms[0]  # auto: the first content chunk
     assert sorted(record.first_token_by_rule) == ["data", "openai"]
     assert record.first_token_by_rule["data"] < record.first_token_ms  # the role chunk
-    assert record.tokens_per_s == pytest.approx(5 / (record.total_ms / 1000))
+    assert record.tokens_per_s == pytest.approx(4 / (record.total_ms / 1000))
 
 
 def test_plain_stream_counts_data_events(ttfb_mock, ttfb_client, ttfb):
@@ -124,7 +125,7 @@ def test_itl_breach(ttfb_mock, ttfb_client):
     with ttfb_client.stream("POST", "https://api.test/v1/chat/completions") as response:
         for _ in response.iter_raw():
             pass
-'''
+"""
 
 
 @pytest.mark.parametrize("mode", ["mock", "emulate"])
@@ -143,9 +144,11 @@ def test_paced_streams_show_their_gaps(pytester: pytest.Pytester, mode: str) -> 
     tests = {t["nodeid"].split("::")[1]: t for t in document["tests"]}
     chat = tests["test_chat"]
     (record,) = chat["requests"]
-    assert record["tpot_basis"] == "tokens" and record["output_tokens"] == 5
-    assert len(record["chunk_ms"]) == 5 and len(record["itl_ms"]) == 4
-    assert chat["stats"]["itl_ms"]["count"] == 4  # every gap is a sample
+    assert record["tpot_basis"] == "tokens"
+    assert record["output_tokens"] == 4
+    assert len(record["chunk_ms"]) == 4
+    assert len(record["itl_ms"]) == 3
+    assert chat["stats"]["itl_ms"]["count"] == 3  # every gap is a sample
     assert chat["stats"]["tpot_ms"]["count"] == 1
     assert chat["stats"]["tokens_per_s"]["count"] == 1
     assert {b["marker"]: b["status"] for b in chat["budgets"]} == {
@@ -164,24 +167,33 @@ ASK = dict(model="claude-test", max_tokens=5, messages=[{{"role": "user", "conte
 
 
 def test_anthropic(anthropic_client, ttfb_mock, ttfb):
-    ttfb_mock.messages(text="one two three four", thinking="hm", token_interval=100)
+    ttfb_mock.messages(text="one two three four", token_interval=200)
     with anthropic_client.messages.stream(**ASK) as stream:
         stream.get_final_message()
     (record,) = ttfb.requests
     assert record.stream == "anthropic"
-    assert record.output_tokens >= 4
-    n = len(record.chunk_ms)
-    assert n >= 5  # thinking, signature and text deltas alike
-    floor = 100 * (0.9 if EMULATE else 1.0)
+    assert record.output_tokens >= 4  # from message_delta's usage (the mock counts its own)
+    assert len(record.chunk_ms) == 4
+    floor = 200 * (0.9 if EMULATE else 1.0)  # emulate: timer slack
     assert min(record.itl_ms) >= floor, record.itl_ms
-    assert floor <= statistics.median(record.itl_ms) <= 150, record.itl_ms
+    assert floor <= statistics.median(record.itl_ms) <= 300, record.itl_ms
     assert record.tpot_basis == "tokens"
     expected = (record.chunk_ms[-1] - record.chunk_ms[0]) / (record.output_tokens - 1)
     assert record.tpot_ms == pytest.approx(expected)
     rules = record.first_token_by_rule
     assert sorted(rules) == ["data", "delta", "visible"]
+    assert record.first_token_ms == rules["delta"] == rules["visible"]  # auto: delta
+
+
+def test_thinking_deltas_are_chunks(anthropic_client, ttfb_mock, ttfb):
+    ttfb_mock.messages(text="one two", thinking="hm hm", token_interval=50)
+    with anthropic_client.messages.stream(**ASK) as stream:
+        stream.get_final_message()
+    (record,) = ttfb.requests
+    assert len(record.chunk_ms) >= 5  # thinking, signature and text deltas alike
+    rules = record.first_token_by_rule
     assert rules["data"] <= rules["delta"] < rules["visible"]  # thinking came first
-    assert record.first_token_ms == rules["delta"]  # auto on an Anthropic stream
+    assert record.first_token_ms == rules["delta"]
 """
 
 
@@ -189,10 +201,12 @@ def test_anthropic(anthropic_client, ttfb_mock, ttfb):
 def test_anthropic_streams_carry_chunks_and_usage(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(ANTHROPIC.format(emulate=mode == "emulate"))
     result = pytester.runpytest(f"--ttfb-mode={mode}", "--ttfb-rtt=10")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
 
 
-BOTH = HEADER.format(emulate=False) + '''
+BOTH = (
+    HEADER.format(emulate=False)
+    + """
 ASK = dict(model="claude-test", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
 
 
@@ -229,7 +243,8 @@ def test_buffered(ttfb):
     client.get("https://api.test/inproc")
     (record,) = ttfb.requests
     assert record.buffered and record.first_token_ms is None and record.chunk_ms is None
-'''
+"""
+)
 
 
 def test_one_run_judges_every_sdk_first_token(pytester: pytest.Pytester) -> None:
