@@ -138,6 +138,8 @@ def test_paced_streams_show_their_gaps(pytester: pytest.Pytester, mode: str) -> 
             "*max_itl(30 ms): max of 2 gaps: * ms > 30 ms (2 of 2 gap(s) over budget, in 1 "
             "stream(s))*",
             "*largest gap between chunks * ms > budget 30 ms (2 gap(s) over)*",
+            "test * 1st token * itl p50 * budget * verdict",
+            "*::test_chat * 1 * 0 * 2??.? * max_itl(1000 ms)*pass",
         ]
     )
     document = json.loads((pytester.path / "r.json").read_text())
