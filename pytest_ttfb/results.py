@@ -11,21 +11,17 @@ from typing import Any
 
 from .budgets.judge import Verdict
 from .budgets.kinds import Budget
-from .measure.record import PoolSettings, RequestTiming
+from .measure.record import RequestTiming
 
 __all__ = ["TestResult"]
 
 
 def records_to_data(records: list[RequestTiming]) -> list[dict[str, Any]]:
-    return [asdict(r) for r in records]
+    return [r.to_data() for r in records]
 
 
 def records_from_data(data: list[dict[str, Any]]) -> list[RequestTiming]:
-    def timing(fields: dict[str, Any]) -> RequestTiming:
-        pool = fields.pop("pool", None)
-        return RequestTiming(**fields, pool=PoolSettings(**pool) if pool else None)
-
-    return [timing(dict(fields)) for fields in data]
+    return [RequestTiming.from_data(fields) for fields in data]
 
 
 @dataclass

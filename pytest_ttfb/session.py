@@ -142,7 +142,7 @@ class TtfbSession:
         problems = []
         for item in items:
             try:
-                budgets = budgets_for(item.iter_markers())
+                budgets = budgets_for(item.iter_markers(), self.settings.mode)
             except BudgetError as exc:
                 problems.append(f"{item.nodeid}: {exc}")
                 continue
@@ -234,7 +234,7 @@ class TtfbSession:
         # static ones were checked at collection, so a bad one here is a runtime mark.
         try:
             if len(item.own_markers) != item.stash.get(_OWN_MARKERS, -1):
-                result.budgets = budgets_for(item.iter_markers())
+                result.budgets = budgets_for(item.iter_markers(), self.settings.mode)
         except BudgetError as exc:
             message = f"pytest-ttfb: invalid budget marker added at run time: {exc}"
             result.failed_by.append("marker")

@@ -82,8 +82,11 @@ OPTIONS = (
     Option(
         "--ttfb-first-token",
         "ttfb_first_token",
-        "which event of a stream is its first token: delta (default, any "
-        "content_block_delta), visible (not thinking) or openai (choices[0].delta.content).",
+        "which event of a stream is its first token: auto (default: by the stream's "
+        "shape: delta for Anthropic, openai for OpenAI, data for any other event stream), "
+        "delta (any content_block_delta), visible (not thinking), openai (Chat "
+        "Completions content or tool calls, Responses deltas) or data (the first data: "
+        "event).",
         metavar="RULE",
     ),
     Option(

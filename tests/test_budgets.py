@@ -233,8 +233,15 @@ def test_setup_requests_are_recorded_but_not_judged(conftest: pytest.Pytester) -
         ("max_ttfb()", "takes exactly one ms argument, got 0"),
         ("max_ttfb(100, percentile=150)", "percentile must be a number in (0, 100], got 150"),
         ("max_total(100, warm='yes')", "warm must be True or False, got 'yes'"),
-        ("max_first_token(100, pct=95)", "unknown keyword pct (accepts percentile, warm)"),
-        ("max_connect(100, warm=True)", "unknown keyword warm (accepts percentile)"),
+        (
+            "max_first_token(100, pct=95)",
+            "unknown keyword pct "
+            "(accepts cold, emulate, live, mock, percentile, rule, warm, warmup)",
+        ),
+        (
+            "max_connect(100, warm=True)",
+            "unknown keyword warm (accepts emulate, live, mock, percentile, warmup)",
+        ),
         ("max_new_connections(1.5)", "n must be a whole number in [0, 1000000], got 1.5"),
         ("max_new_connections(True)", "n must be a whole number in [0, 1000000], got True"),
     ],

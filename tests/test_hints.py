@@ -79,6 +79,11 @@ ROWS = {
     "max_ttfb": TIME_ROW,
     "max_first_token": TIME_ROW,
     "max_total": TIME_ROW,
+    "max_itl": TIME_ROW,
+    "max_tpot": TIME_ROW,
+    "min_tokens_per_s": TIME_ROW,
+    "max_retries": TIME_ROW,
+    "max_call": TIME_ROW,
     "max_connect": [
         "far_server",
         "pool_wait",

@@ -223,7 +223,7 @@ def test_pooled_clients_default_to_the_recipe(pytester: pytest.Pytester) -> None
         (
             ["--ttfb-first-token=first"],
             "",
-            "--ttfb-first-token: expected one of delta, visible, openai, got 'first'",
+            "--ttfb-first-token: expected one of auto, delta, visible, openai, data, got 'first'",
         ),
         (["--ttfb-jitter=-1"], "", "--ttfb-jitter: expected milliseconds in [0, 10000], got '-1'"),
         (

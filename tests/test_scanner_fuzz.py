@@ -20,10 +20,16 @@ from hypothesis import strategies as st
 from pytest_ttfb.measure._async import AsyncTimingByteStream
 from pytest_ttfb.measure._sync import TimingByteStream
 from pytest_ttfb.measure.inflight import InFlight
-from pytest_ttfb.measure.scanner import FIRST_TOKEN_RULES, FirstTokenScanner
+from pytest_ttfb.measure.scanner import FIRST_TOKEN_RULES, FirstTokenScanner, first_token_rule
 
 LINES = [
     b"event: content_block_delta\n",
+    b"event: message_start\n",
+    b'data: {"type": "message_delta", "usage": {"output_tokens": 7}}\n',
+    b'data: {"choices": [{"delta": {"tool_calls": [{"index": 0}]}}]}\n',
+    b'data: {"choices": [], "usage": {"completion_tokens": 3}}\n',
+    b'data: {"type": "response.completed", "response": {"usage": {"output_tokens": 5}}}\n',
+    b'data: {"type": "response.function_call_arguments.delta"}\n',
     b"event: ping\n",
     b"event: response.output_text.delta\n",
     b'data: {"type": "content_block_delta", "delta": {"type": "text_delta"}}\n',
@@ -132,7 +138,7 @@ def test_the_wrapper_hands_over_every_byte_unchanged(
     assert request.end is not None
     assert request.error is None
     if encoding is None:  # the wrapper found the token where the scanner does
-        scanner, found = FirstTokenScanner("delta"), False
+        scanner, found = FirstTokenScanner(first_token_rule.name), False
         for chunk in chunks:
             found = scanner.feed(chunk)
             if found is not False:
@@ -172,5 +178,32 @@ def test_an_encoded_stream_finds_the_token_of_the_decoded_one(
     )
     stream = TimingByteStream(_Body(chunks), request)
     assert list(stream) == chunks
-    plain = FirstTokenScanner("delta").feed(body)
+    plain = FirstTokenScanner(first_token_rule.name).feed(body)
     assert (request.first_token is not None) == bool(plain)
+
+
+def _scan(scanner: FirstTokenScanner, chunks: list[bytes]) -> bool:
+    """Feed every chunk (the scanner keeps watching after the first token); False when
+    the body turned out not to be events."""
+    return all(scanner.feed(chunk) is not None for chunk in chunks)
+
+
+@FUZZ
+@given(chunked, rules)
+def test_chunked_and_whole_scans_find_the_same_chunk_events(
+    case: tuple[bytes, list[bytes]], rule: str
+) -> None:
+    """However the body is cut, the scanner finds the same content chunks (their
+    count: times differ), shape, usage and first-token rules as on the whole body."""
+    body, chunks = case
+    cut, whole = FirstTokenScanner(rule), FirstTokenScanner(rule)
+    events = _scan(cut, chunks)
+    assert events == _scan(whole, [body])
+    if not events:
+        return
+    assert len(cut.chunks) == len(whole.chunks)
+    assert cut.shape == whole.shape
+    assert cut.output_tokens == whole.output_tokens
+    assert sorted(cut.by_rule()) == sorted(whole.by_rule())
+    assert cut.found == whole.found
+    assert list(cut.chunks) == sorted(cut.chunks)  # in order of arrival

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from ..measure.calls import SdkCall
 from ..measure.record import RequestTiming
 from ..settings import Settings
-from .judge import Verdict, fmt_ms
+from .judge import Verdict, fmt_ms, value_of
 
 __all__ = [
     "CONNECT_HINT_MS",
@@ -60,6 +61,12 @@ PRECEDENCE: dict[str, tuple[str, ...]] = {
     "max_ttfb": _TIME_ORDER,
     "max_first_token": _TIME_ORDER,
     "max_total": _TIME_ORDER,
+    # The stream and SDK-call budgets: the same causes, when their requests show one.
+    "max_itl": _TIME_ORDER,
+    "max_tpot": _TIME_ORDER,
+    "min_tokens_per_s": _TIME_ORDER,
+    "max_retries": _TIME_ORDER,
+    "max_call": _TIME_ORDER,
     "max_connect": (FAR_SERVER, POOL_WAIT, KEEPALIVE_EXPIRY, NO_REUSE, HTTP1_CONCURRENCY, HTTP1),
 }
 HTTPX_DEFAULT_KEEPALIVE_S = 5.0  # httpx's, which the Anthropic SDK keeps
@@ -227,6 +234,51 @@ def _describe_request(record: RequestTiming, index: int) -> str:
     )
 
 
+def _call_lines(call: SdkCall, in_call: Sequence[RequestTiming]) -> list[str]:
+    """An SDK call: its attempts, each with its status, and the backoff between them."""
+    lines = [f"  {call.describe()}"]
+    previous_end: float | None = None
+    for attempt in call.attempts:
+        position = next((i for i, r in enumerate(in_call, 1) if r is attempt), 0)
+        offset = (attempt.started_at - call.started_at) * 1000.0
+        waited = (
+            f", after {fmt_ms((attempt.started_at - previous_end) * 1000.0)} ms of backoff"
+            if previous_end is not None
+            else ""
+        )
+        status = attempt.status if attempt.status is not None else (attempt.error or "no response")
+        lines.append(
+            f"    attempt {attempt.attempt or 1} (#{position}): {status} at +{fmt_ms(offset)} ms, "
+            f"{fmt_ms(attempt.total_ms or attempt.ttfb_ms or 0.0)} ms{waited}"
+        )
+        previous_end = attempt.ended_at
+    return lines
+
+
+def _over_line(verdict: Verdict, record: RequestTiming, scale: float) -> list[str]:
+    """The figure that breached, for one offending request."""
+    budget = verdict.budget
+    if budget.field is None:
+        return []
+    limit = budget.scaled(scale)
+    value = value_of(budget)(record)
+    if value is None:
+        return []
+    if budget.marker == "max_itl":
+        over = sum(1 for gap in record.itl_ms or [] if gap > limit)
+        return [
+            f"    largest gap between chunks {fmt_ms(value)} ms > budget {limit:g} ms "
+            f"({over} gap(s) over)"
+        ]
+    if budget.marker == "min_tokens_per_s":
+        return [
+            f"    tokens_per_s {value:.1f} < budget {limit:g} "
+            f"({record.output_tokens} tokens in {fmt_ms(record.total_ms or 0.0)} ms)"
+        ]
+    name = budget.field if budget.rule is None else f"first token by rule {budget.rule!r}"
+    return [f"    {name} {fmt_ms(value)} ms > budget {limit:g} ms"]
+
+
 def describe_failure(
     verdicts: Sequence[Verdict],
     requests: Sequence[RequestTiming],
@@ -246,19 +298,18 @@ def describe_failure(
         else "pytest-ttfb: no budget breached"
     ]
     for verdict in failed:
-        lines.append(f"{verdict.budget.describe(scale)}: {verdict.reason}")
+        budget = verdict.budget
+        lines.append(f"{budget.describe(scale)}: {verdict.reason}")
+        for call in verdict.calls[:limit]:
+            lines.extend(_call_lines(call, in_call))
+        if len(verdict.calls) > limit:
+            lines.append(f"  ... and {len(verdict.calls) - limit} more call(s)")
         for record in verdict.offenders[:limit]:
             position = next(i for i, r in enumerate(in_call, 1) if r is record)
             lines.append(_describe_request(record, position))
             lines.extend(waterfall(record))
-            field_name = verdict.budget.field
-            if field_name is not None:
-                value = getattr(record, field_name)
-                lines.append(
-                    f"    {field_name} {fmt_ms(value)} ms > budget "
-                    f"{verdict.budget.limit * scale:g} ms"
-                )
-            found = hints(record, in_call, verdict.budget.marker, settings=settings)
+            lines.extend(_over_line(verdict, record, scale))
+            found = hints(record, in_call, budget.marker, settings=settings)
             lines.extend(f"    hint: {hint}" for hint in found)
         if len(verdict.offenders) > limit:
             lines.append(f"  ... and {len(verdict.offenders) - limit} more request(s)")

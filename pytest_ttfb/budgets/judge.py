@@ -19,14 +19,17 @@ Rules, all in this module:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..measure.calls import SdkCall, sdk_calls
 from ..measure.record import RequestTiming
+from ..measure.scanner import RULES_FOR_SHAPE, SHAPE_NAMES, first_token_rule
 from ..stats import nearest_rank
 from .kinds import Budget
 
-__all__ = ["Verdict", "fmt_ms", "judge"]
+__all__ = ["Verdict", "fmt_ms", "judge", "value_of"]
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Verdict:
     observed: float | None
     reason: str
     offenders: list[RequestTiming] = field(default_factory=list)
+    calls: list[SdkCall] = field(default_factory=list)  # max_retries, max_call: over budget
 
 
 def fmt_ms(ms: float) -> str:
@@ -69,6 +73,190 @@ def _no_connection_reason(requests: Sequence[RequestTiming]) -> str | None:
     return f"no request reached a connection the plugin saw opened ({', '.join(parts)})"
 
 
+def _streams_seen(requests: Sequence[RequestTiming]) -> str:
+    """What the requests were, for a stream budget with nothing to judge: the shapes
+    of their event streams, and those whose bodies came whole in memory."""
+    shapes: dict[str, int] = {}
+    for r in requests:
+        if r.stream is not None:
+            shapes[r.stream] = shapes.get(r.stream, 0) + 1
+    parts = [
+        f"{count} {SHAPE_NAMES.get(shape, shape)} stream(s)" for shape, count in shapes.items()
+    ]
+    seen = ", ".join(parts) if parts else "no stream of server-sent events"
+    buffered = sum(1 for r in requests if r.buffered)
+    if buffered:
+        seen += f"; {buffered} {_BUFFERED}"
+    return seen
+
+
+_BUFFERED = (
+    "response(s) came whole in memory (an in-process transport such as ASGITransport "
+    "buffers the body): no chunk or first token can be timed in them"
+)
+
+
+def _buffered_note(requests: Sequence[RequestTiming], marker: str) -> str:
+    if marker not in ("max_first_token", "max_itl", "max_tpot", "min_tokens_per_s"):
+        return ""
+    buffered = sum(1 for r in requests if r.buffered)
+    return (
+        f"; {buffered} buffered response(s) not judged: they came whole in memory"
+        if buffered
+        else ""
+    )
+
+
+def value_of(budget: Budget) -> Callable[[RequestTiming], float | None]:
+    """What the budget reads from one record."""
+    name = budget.field
+    assert name is not None
+    if budget.marker == "max_first_token" and budget.rule is not None:
+        rule = budget.rule
+
+        def by_rule(r: RequestTiming) -> float | None:
+            found = r.first_token_by_rule or {}
+            pick = RULES_FOR_SHAPE.get(r.stream or "", ("",))[0] if rule == "auto" else rule
+            return found.get(pick)
+
+        return by_rule
+    if budget.marker == "max_itl":
+        return lambda r: max(r.itl_ms or [], default=None)
+    return lambda r: getattr(r, name)
+
+
+def _filtered(
+    budget: Budget, requests: Sequence[RequestTiming]
+) -> tuple[list[RequestTiming], Verdict | None]:
+    """The requests a budget looks at (warm-up left out, warm or cold only), or the
+    ``n/a`` verdict when a filter leaves none."""
+    chosen = list(requests)
+    if budget.warmup:
+        chosen = sorted(chosen, key=lambda r: r.started_at)[budget.warmup :]
+        if not chosen:
+            return chosen, Verdict(
+                budget,
+                "n/a",
+                None,
+                f"all {len(requests)} request(s) were warm-up (warmup={budget.warmup})",
+            )
+    if budget.warm:
+        chosen = [r for r in chosen if r.reused or r.connection_id is None]
+        if not chosen:
+            return chosen, Verdict(budget, "n/a", None, "no request on a reused connection")
+    if budget.cold:
+        chosen = [r for r in chosen if r.new_connection]
+        if not chosen:
+            return chosen, Verdict(budget, "n/a", None, "no request opened a connection")
+    return chosen, None
+
+
+def _judge_calls(budget: Budget, requests: Sequence[RequestTiming], scale: float) -> Verdict:
+    calls = sdk_calls(requests)
+    if budget.marker == "max_retries":
+        worst = max(call.retries for call in calls)
+        over = sorted(
+            (c for c in calls if c.retries > budget.limit), key=lambda c: c.retries, reverse=True
+        )
+        reason = (
+            f"{len(calls)} SDK call(s), at most {worst} retr{'y' if worst == 1 else 'ies'} "
+            f"in one, budget {int(budget.limit)}"
+        )
+        if over:
+            reason += f" ({len(over)} call(s) over budget)"
+        status = "fail" if over else "pass"
+        return Verdict(budget, status, float(worst), reason, calls=over)
+    limit = budget.scaled(scale)
+    values = [c.duration_ms for c in calls]
+    if budget.percentile is None:
+        observed, label = max(values), f"max of {len(values)} call(s)"
+    else:
+        observed = nearest_rank(values, budget.percentile)
+        label = f"p{budget.percentile:g} of {len(values)} call(s)"
+    over = sorted((c for c in calls if c.duration_ms > limit), key=lambda c: -c.duration_ms)
+    if observed <= limit:
+        return Verdict(budget, "pass", observed, f"{label}: {fmt_ms(observed)} ms")
+    return Verdict(
+        budget,
+        "fail",
+        observed,
+        f"{label}: {fmt_ms(observed)} ms > {limit:g} ms ({len(over)} of {len(values)} call(s) "
+        "over budget, retries and backoff included)",
+        calls=over,
+    )
+
+
+def _judge_rate(budget: Budget, eligible: Sequence[RequestTiming], scale: float) -> Verdict:
+    limit = budget.scaled(scale)
+    judged = [r for r in eligible if r.tokens_per_s is not None]
+    values = [r.tokens_per_s for r in judged if r.tokens_per_s is not None]
+    if not values:
+        return Verdict(
+            budget,
+            "fail",
+            None,
+            "no stream reported its output tokens (a usage event): tokens/s has nothing to "
+            f"judge (the test had {_streams_seen(eligible)})",
+        )
+    if budget.percentile is None:
+        observed, label = min(values), f"min of {len(values)} stream(s)"
+    else:
+        # At least P % of the streams must reach the limit: the value the best
+        # ceil(P/100 * n) of them reach. That is the nearest-rank (100 - P)th
+        # percentile, except where P * n / 100 is whole: that percentile asks for one
+        # stream more than P % of them.
+        best = max(1, math.ceil(budget.percentile * len(values) / 100.0))
+        observed = sorted(values)[len(values) - best]
+        label = (
+            f"at least {budget.percentile:g} % of {len(values)} stream(s) ({best}) must "
+            f"reach it; the {best} best reach"
+        )
+    offenders = sorted(
+        (r for r in judged if (r.tokens_per_s or 0.0) < limit), key=lambda r: r.tokens_per_s or 0.0
+    )
+    note = _buffered_note(eligible, budget.marker)
+    if observed >= limit:
+        return Verdict(budget, "pass", observed, f"{label}: {observed:.1f} tokens/s{note}")
+    return Verdict(
+        budget,
+        "fail",
+        observed,
+        f"{label}: {observed:.1f} tokens/s < {limit:g} tokens/s ({len(offenders)} of "
+        f"{len(values)} stream(s) below){note}",
+        offenders,
+    )
+
+
+def _nothing(budget: Budget, eligible: Sequence[RequestTiming]) -> Verdict:
+    if budget.marker == "max_first_token":
+        rule = budget.rule or first_token_rule.name
+        return Verdict(
+            budget,
+            "fail",
+            None,
+            f"no request streamed a first token by rule {rule!r}: the budget has nothing to "
+            f"judge (the test had {_streams_seen(eligible)})",
+        )
+    if budget.marker == "max_itl":
+        return Verdict(
+            budget,
+            "fail",
+            None,
+            "no stream had two content chunks or more: no gap to judge "
+            f"(the test had {_streams_seen(eligible)})",
+        )
+    if budget.marker == "max_tpot":
+        return Verdict(
+            budget,
+            "fail",
+            None,
+            "no stream had two content chunks (or output tokens) or more: no time per "
+            f"output token to judge (the test had {_streams_seen(eligible)})",
+        )
+    what = {"total_ms": "finished reading its body"}.get(budget.field or "", "received a response")
+    return Verdict(budget, "fail", None, f"no request {what}: the budget has nothing to judge")
+
+
 def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) -> Verdict:
     if not requests:
         return Verdict(
@@ -78,11 +266,17 @@ def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) 
             "no request was recorded in the test: nothing to judge (is the client "
             "watched with ttfb.watch(), or one of the ttfb_* fixtures?)",
         )
-    if budget.field is None:
-        missing = _no_connection_reason(requests)
+    chosen, skipped = _filtered(budget, requests)
+    if skipped is not None:
+        return skipped
+    rule = budget.kind.rule
+    if rule in ("retries", "call"):
+        return _judge_calls(budget, chosen, scale)
+    if rule == "connections":
+        missing = _no_connection_reason(chosen)
         if missing is not None:
             return Verdict(budget, "n/a", None, missing)
-        opened = [r for r in requests if r.new_connection]
+        opened = [r for r in chosen if r.new_connection]
         status = "pass" if len(opened) <= budget.limit else "fail"
         return Verdict(
             budget,
@@ -91,51 +285,53 @@ def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) 
             f"{len(opened)} new connection(s), budget {int(budget.limit)}",
             opened if status == "fail" else [],
         )
+    if rule == "rate":
+        return _judge_rate(budget, chosen, scale)
 
-    name = budget.field
-    assert name is not None
-    limit = budget.limit * scale
+    limit = budget.scaled(scale)
+    value = value_of(budget)
     if budget.marker == "max_connect":
-        missing = _no_connection_reason(requests)
+        missing = _no_connection_reason(chosen)
         if missing is not None:
             return Verdict(budget, "n/a", None, missing)
-        eligible = [r for r in requests if r.connect_ms is not None]
+        eligible = [r for r in chosen if r.connect_ms is not None]
         if not eligible:
             return Verdict(budget, "pass", None, "no request opened a connection")
     else:
-        eligible = [r for r in requests if getattr(r, name) is not None]
-        if budget.warm:
-            eligible = [r for r in eligible if r.reused or r.connection_id is None]
+        eligible = [r for r in chosen if value(r) is not None]
         if not eligible:
-            what = {
-                "first_token_ms": "streamed a first token",
-                "total_ms": "finished reading its body",
-            }.get(name, "received a response")
-            if budget.warm:
-                what += " on a reused connection"
-            return Verdict(
-                budget, "fail", None, f"no request {what}: the budget has nothing to judge"
-            )
-    values = [getattr(r, name) for r in eligible]
+            return _nothing(budget, chosen)
+    if rule == "gaps":  # every gap of every stream is a sample
+        values = [gap for r in eligible for gap in r.itl_ms or []]
+        noun = "gap(s)"
+    else:
+        values = [v for v in map(value, eligible) if v is not None]
+        noun = "request(s)"
     if budget.percentile is None:
         observed = max(values)
         label = f"max of {len(values)}"
     else:
         observed = nearest_rank(values, budget.percentile)
         label = f"p{budget.percentile:g} of {len(values)}"
+    if rule == "gaps":
+        label += " gaps"
     offenders = sorted(
-        (r for r in eligible if getattr(r, name) > limit),
-        key=lambda r: getattr(r, name),
+        (r for r in eligible if (value(r) or 0.0) > limit),
+        key=lambda r: value(r) or 0.0,
         reverse=True,
     )
+    note = _buffered_note(chosen, budget.marker)
     if observed <= limit:
-        return Verdict(budget, "pass", observed, f"{label}: {fmt_ms(observed)} ms")
+        return Verdict(budget, "pass", observed, f"{label}: {fmt_ms(observed)} ms{note}")
+    over = sum(1 for v in values if v > limit)
+    what = f"{over} of {len(values)} {noun} over budget"
+    if rule == "gaps":
+        what += f", in {len(offenders)} stream(s)"
     return Verdict(
         budget,
         "fail",
         observed,
-        f"{label}: {fmt_ms(observed)} ms > {limit:g} ms "
-        f"({len(offenders)} of {len(values)} request(s) over budget)",
+        f"{label}: {fmt_ms(observed)} ms > {limit:g} ms ({what}){note}",
         offenders,
     )
 

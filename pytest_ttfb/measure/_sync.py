@@ -121,7 +121,8 @@ class TimingBackend:
 
 
 class TimingByteStream:
-    """A response body: stamps the first body byte, the first token and the end."""
+    """A response body: stamps the first body byte, each content chunk of a stream of
+    events (and its first token), and the end."""
 
     def __init__(self, inner: Any, request: InFlight) -> None:
         self._inner = inner
@@ -129,7 +130,7 @@ class TimingByteStream:
 
     def __iter__(self) -> Iterator[bytes]:
         scanner: FirstTokenScanner | None = None
-        watching = True  # until the first token, or until the body is no stream
+        watching = True  # every chunk of a stream of events; stops if the body is not one
         try:
             for chunk in self._inner:
                 if watching:
@@ -200,6 +201,7 @@ class TimingTransport:
             # The body came whole, in memory (httpx.MockTransport, an ASGI app): there is
             # nothing left to read, so the request ends with its headers.
             inflight.first_body = inflight.end = headers_at
+            inflight.buffered = True
         else:
             inflight.response_headers = response.headers  # looked into only if need be
             response.stream = self.byte_stream_class(response.stream, inflight)

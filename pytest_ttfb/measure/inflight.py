@@ -18,6 +18,7 @@ from typing import Any
 from ..redact import redact_url
 from .record import PoolSettings, RequestTiming
 from .scanner import (
+    EVENTS,
     FIELD_INITIALS,
     DecodingScanner,
     FirstTokenScanner,
@@ -40,6 +41,7 @@ class InFlight:
     """One request in flight, then its raw marks until someone reads the record."""
 
     __slots__ = (
+        "buffered",
         "connect_end",
         "connect_start",
         "connection",
@@ -55,6 +57,7 @@ class InFlight:
         "pool",
         "record",
         "response_headers",
+        "scanner",
         "sent",
         "start",
         "status",
@@ -88,6 +91,8 @@ class InFlight:
         # response came back.
         self.connection: Connection | None = None
         self.record: RequestTiming | None = None
+        self.scanner: FirstTokenScanner | None = None  # the body's, if it is events
+        self.buffered = False  # the body came whole, in memory: nothing to watch
 
     def timing(self) -> RequestTiming:
         """The record, built once; later marks (first token, body closed) are copied
@@ -133,6 +138,7 @@ class InFlight:
             when=self.when,
             pool=self.pool,
             started_unix=time() - (perf_counter() - start),
+            buffered=self.buffered,
         )
         self.record = record
         # What the record was built from is no longer needed: let the request's and
@@ -159,6 +165,15 @@ class InFlight:
             record.first_body_byte_ms = _ms(start, self.first_body)
         if self.first_token is not None:
             record.first_token_ms = _ms(start, self.first_token)
+        scanner = self.scanner
+        if scanner is not None:
+            # The array itself, not a copy: chunks that come later show in the record.
+            record.chunk_ms = scanner.chunks
+            record.stream = scanner.shape or EVENTS
+            record.output_tokens = scanner.output_tokens
+            record.first_token_by_rule = scanner.by_rule()
+            if self.end is not None:
+                self.scanner = None  # copied for the last time: let its buffer go
         if self.end is not None:
             # ``error`` is stored before ``end`` (``finish``): seen with it.
             record.error = self.error
@@ -178,28 +193,37 @@ class InFlight:
     def body_chunk(
         self, scanner: FirstTokenScanner | None, chunk: bytes
     ) -> FirstTokenScanner | None:
-        """Stamp the first body byte and the first token. Called with ``None`` for the
-        first chunk, then with what it handed back until that is ``None`` (the token
-        found, or the body is no stream of events)."""
-        if scanner is None:
+        """Stamp the first body byte, and feed the body's events to the scanner (chunk
+        times, usage, first tokens). Called with ``None`` for the first chunk, then
+        with what it handed back, for every chunk, until that is ``None`` (the body is
+        no stream of events)."""
+        if scanner is not None:  # the hot path: every chunk of a stream
+            found = scanner.feed(chunk)
+            if found is False:
+                return scanner
+        else:
             self.first_body = perf_counter()
             if self.record is not None:
                 self.refresh()
             head = chunk.lstrip(b"\xef\xbb\xbf\r\n")
             if head and head[:1] not in FIELD_INITIALS:  # JSON and the like, or encoded
                 return self._decoding(chunk)
-            scanner = FirstTokenScanner(first_token_rule.name)
-        found = scanner.feed(chunk)
-        if found is False:
-            return scanner
+            scanner = self.scanner = FirstTokenScanner(first_token_rule.name, self.start)
+            found = scanner.feed(chunk)
+            if found is False:
+                return scanner
         if found:
-            self.first_token = perf_counter()
-            if self.record is not None:
-                self.refresh()
-            return None
+            self._token(scanner)
+            return scanner
         if type(scanner) is FirstTokenScanner:  # not events as sent: encoded events?
+            self.scanner = None
             return self._decoding(scanner.head)
         return None
+
+    def _token(self, scanner: FirstTokenScanner) -> None:
+        self.first_token = scanner.token_at
+        if self.record is not None:
+            self.refresh()
 
     def _decoding(self, head: bytes) -> FirstTokenScanner | None:
         """The slow path, for a body whose first bytes are no event stream: when the
@@ -210,15 +234,14 @@ class InFlight:
         decode = decoder_for(encoding) if encoding else None
         if decode is None:
             return None
-        scanner = DecodingScanner(first_token_rule.name, decode)
+        scanner = DecodingScanner(first_token_rule.name, decode, self.start)
         found = scanner.feed(head)
-        if found is False:
-            return scanner
+        if found is None:
+            return None
+        self.scanner = scanner
         if found:
-            self.first_token = perf_counter()
-            if self.record is not None:
-                self.refresh()
-        return None
+            self._token(scanner)
+        return scanner
 
 
 # httpcore does a request's network I/O in the caller's thread or task, so a

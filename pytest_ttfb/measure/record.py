@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from array import array
+from dataclasses import asdict, dataclass, fields
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,6 +64,60 @@ class RequestTiming:
     # still running when the session ended (then ``error`` is "unfinished"): listed
     # under the test that started it, never judged.
     late: bool = False
+    # A stream of server-sent events: its shape ("anthropic", "chat", "responses" or
+    # "events"), when each content chunk arrived (ms from the start; ``array('d')``,
+    # 8 bytes a chunk), the output tokens the stream's own usage report gave, and the
+    # first token by each rule that fits the shape (``first_token_ms`` is the
+    # session's rule). ``buffered``: the body came whole, in memory (an in-process
+    # transport such as httpx.ASGITransport or MockTransport): no chunk or first token
+    # could be timed.
+    stream: str | None = None
+    chunk_ms: array[float] | None = None
+    output_tokens: int | None = None
+    first_token_by_rule: dict[str, float] | None = None
+    buffered: bool = False
+
+    @property
+    def itl_ms(self) -> list[float] | None:
+        """Inter-token latency: the gaps between consecutive content chunks of this
+        stream (ms); None for a response that is no stream of events."""
+        chunks = self.chunk_ms
+        if chunks is None:
+            return None
+        return [b - a for a, b in pairwise(chunks)]
+
+    @property
+    def tpot_basis(self) -> str | None:
+        """What ``tpot_ms`` divides by: "tokens" (the stream's usage report) or
+        "chunks" (no usage reported); None when there is no TPOT."""
+        chunks = self.chunk_ms
+        if chunks is None or len(chunks) < 2:
+            return None
+        if self.output_tokens is not None:
+            return "tokens" if self.output_tokens >= 2 else None
+        return "chunks"
+
+    @property
+    def tpot_ms(self) -> float | None:
+        """Time per output token after the first: (last chunk - first chunk) /
+        (output tokens - 1), by chunks when the stream reports no usage; None with
+        fewer than two chunks (or tokens)."""
+        basis = self.tpot_basis
+        if basis is None:
+            return None
+        chunks = self.chunk_ms
+        assert chunks is not None
+        count = self.output_tokens if basis == "tokens" else len(chunks)
+        assert count is not None
+        return (chunks[-1] - chunks[0]) / (count - 1)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Output tokens (the stream's usage report) over the request's total time,
+        end to end; None without a usage report or a finished body."""
+        if self.output_tokens is None or not self.total_ms:
+            return None
+        return self.output_tokens / (self.total_ms / 1000.0)
 
     @property
     def new_connection(self) -> bool:
@@ -109,7 +165,36 @@ class RequestTiming:
             previous = end
         return spans
 
+    def to_data(self) -> dict[str, Any]:
+        """The fields as plain data (``chunk_ms`` a list), for pytest-xdist."""
+        chunks = self.chunk_ms
+        self.chunk_ms = None  # not deep-copied by asdict: listed below
+        try:
+            data = asdict(self)
+        finally:
+            self.chunk_ms = chunks
+        data["chunk_ms"] = None if chunks is None else chunks.tolist()
+        return data
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> RequestTiming:
+        """The record ``to_data`` gave (unknown keys ignored, for derived ones)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        pool = values.pop("pool", None)
+        chunks = values.pop("chunk_ms", None)
+        return cls(
+            **values,
+            pool=PoolSettings(**pool) if pool else None,
+            chunk_ms=None if chunks is None else array("d", chunks),
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The fields and the derived figures, as the reports list them."""
+        data = self.to_data()
         data["new_connection"] = self.new_connection
+        data["itl_ms"] = self.itl_ms
+        data["tpot_ms"] = self.tpot_ms
+        data["tpot_basis"] = self.tpot_basis
+        data["tokens_per_s"] = self.tokens_per_s
         return data

@@ -1,7 +1,24 @@
-"""scanner: the first token of a stream of server-sent events, found on the fly.
+"""scanner: the events of a stream of server-sent events, watched on the fly.
 
-Which event counts is the session's first-token rule (``FIRST_TOKEN_RULES``); the
-scanner holds only the event being received, never the stream.
+The scanner holds only the event being received, never the stream. For each event it
+decides, with substring tests on the raw bytes (JSON is parsed only for a usage report,
+and for the ``visible`` rule until it has found its token), whether it is a *content
+chunk*:
+
+- an Anthropic Messages stream: every ``content_block_delta`` (text, thinking and
+  ``input_json_delta`` alike);
+- an OpenAI Chat Completions stream: a chunk whose ``choices[].delta`` carries
+  ``content`` (a non-empty string) or ``tool_calls``;
+- an OpenAI Responses stream: a ``response.output_text.delta`` or
+  ``response.function_call_arguments.delta`` event;
+- any other event stream: every event carrying ``data:``.
+
+The stream's shape is decided by the first event that is recognisably a provider's
+(``message_start``, ``content_block_*``, ``"choices"``, ``response.*``); until then the
+stream counts as a plain event stream. Each content chunk's arrival is kept as
+milliseconds from the request's start in an ``array('d')`` (8 bytes a chunk), with the
+stream's own count of output tokens when it reports one, and the first-token time of
+each rule that fits the stream's shape (``by_rule``).
 """
 
 from __future__ import annotations
@@ -9,13 +26,21 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from array import array
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 __all__ = [
+    "ANTHROPIC",
+    "CHAT",
+    "EVENTS",
     "EVENT_FIELDS",
     "FIELD_INITIALS",
     "FIRST_TOKEN_RULES",
+    "RESPONSES",
+    "RULES_FOR_SHAPE",
+    "SHAPE_NAMES",
     "DecodingScanner",
     "FirstTokenScanner",
     "decoder_for",
@@ -29,15 +54,44 @@ _SNIFF_BYTES = max(len(field) for field in EVENT_FIELDS)
 FIELD_INITIALS = b"edir:"
 
 FIRST_TOKEN_RULES = {
+    "auto": "by the stream's shape: delta for Anthropic, openai for OpenAI Chat Completions "
+    "and Responses, data for any other event stream",
     "delta": "the first content_block_delta event, whatever it carries (as the SDK's "
     "gen_ai.response.time_to_first_chunk)",
     "visible": "the first content_block_delta that is not thinking (text, tool input)",
     "openai": "the first chunk with content: choices[0].delta.content or tool_calls "
-    "(Chat Completions), or a response.output_text.delta event (Responses)",
+    "(Chat Completions), or a response.output_text.delta or tool-call delta (Responses)",
+    "data": "the first event carrying data: (any event stream)",
 }
-DEFAULT_RULE = "delta"
+DEFAULT_RULE = "auto"
+# The stream shapes, as records name them (``RequestTiming.stream``), and the rules that
+# fit each: ``auto`` picks the first of them.
+ANTHROPIC, CHAT, RESPONSES, EVENTS = "anthropic", "chat", "responses", "events"
+RULES_FOR_SHAPE = {
+    ANTHROPIC: ("delta", "visible", "data"),
+    CHAT: ("openai", "data"),
+    RESPONSES: ("openai", "data"),
+    EVENTS: ("data",),
+}
+SHAPE_NAMES = {
+    ANTHROPIC: "Anthropic Messages",
+    CHAT: "OpenAI Chat Completions",
+    RESPONSES: "OpenAI Responses",
+    EVENTS: "plain event",
+}
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 _THINKING = ("thinking_delta", "signature_delta")
+# Quotes inside a JSON string are escaped, so a pattern that starts with an unescaped
+# quote matches a key, never text that merely mentions it.
+_CHAT_CONTENT = re.compile(rb'"content"\s*:\s*"[^"]|"tool_calls"\s*:\s*\[\s*\{')
+_RESPONSES_DELTA = re.compile(
+    rb"(?:^|[\r\n])event: ?response\.(?:output_text|function_call_arguments)\.delta\s*$"
+    rb'|"type"\s*:\s*"response\.(?:output_text|function_call_arguments)\.delta"',
+    re.MULTILINE,
+)
+_RESPONSES_EVENT = re.compile(rb'(?:^|[\r\n])event: ?response\.|"type"\s*:\s*"response\.')
+_ANTHROPIC_EVENTS = (b"message_start", b"content_block_start", b"message_delta")
+_USAGE_KEYS = (b'"output_tokens"', b'"completion_tokens"')
 
 
 class _Rule:
@@ -73,44 +127,80 @@ def _event_data(event: bytes) -> tuple[str, Any]:
         return name, None
 
 
-def _is_first_token(rule: str, event: bytes) -> bool:
-    if rule == "openai":
-        name, data = _event_data(event)
-        if name == "response.output_text.delta":
-            return True
-        choices = data.get("choices") if isinstance(data, dict) else None
-        delta = choices[0].get("delta") if choices and isinstance(choices[0], dict) else None
-        return isinstance(delta, dict) and bool(delta.get("content") or delta.get("tool_calls"))
-    if b"content_block_delta" not in event:  # cheap, before parsing
-        return False
-    if rule == "delta":
+def _has_data(event: bytes) -> bool:
+    return event.startswith(b"data:") or b"\ndata:" in event or b"\rdata:" in event
+
+
+def _is_visible(event: bytes) -> bool:
+    """A content_block_delta that is not thinking (parsed only when it may be)."""
+    if b"thinking_delta" not in event and b"signature_delta" not in event:
         return True
     _, data = _event_data(event)
     delta = data.get("delta") if isinstance(data, dict) else None
     return isinstance(delta, dict) and delta.get("type") not in _THINKING
 
 
+def _usage(shape: str | None, event: bytes) -> int | None:
+    """The output tokens a usage event reports, by the stream's shape."""
+    _, data = _event_data(event)
+    if not isinstance(data, dict):
+        return None
+    if shape == RESPONSES:
+        response = data.get("response")
+        usage = response.get("usage") if isinstance(response, dict) else None
+        key = "output_tokens"
+    else:
+        usage = data.get("usage")
+        key = "completion_tokens" if shape == CHAT else "output_tokens"
+    value = usage.get(key) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 class FirstTokenScanner:
-    """Watches a body for its first token, event by event, across chunk boundaries,
-    without buffering the stream or delaying the caller.
+    """Watches a body's events as they come, across chunk boundaries, without
+    buffering the stream or delaying the caller: the time of every content chunk, the
+    stream's own count of output tokens, and the first token by each rule.
 
     It first decides whether the body is a stream of server-sent events at all, from
     its first bytes (an SSE field such as ``event:`` or ``data:``; JSON starts with
     ``{``); reading the content-type header instead would cost more than the rest of
     the hot path. Then it holds only the event being received, until it is complete.
+    ``start`` is the request's start on the ``perf_counter`` clock: chunk times are
+    milliseconds from it.
     """
 
-    __slots__ = ("_events", "_pending", "_rule")
+    __slots__ = (
+        "_events",
+        "_pending",
+        "_rule",
+        "_start",
+        "chunks",
+        "first_data_ms",
+        "found",
+        "output_tokens",
+        "shape",
+        "token_at",
+        "visible_ms",
+    )
 
-    def __init__(self, rule: str) -> None:
+    def __init__(self, rule: str, start: float = 0.0) -> None:
         self._rule = rule
+        self._start = start
         self._events: bool | None = None  # undecided until enough bytes have come
         self._pending = b""
+        self.chunks = array("d")  # content chunks' arrivals, ms from the start
+        self.shape: str | None = None  # None: a plain event stream (so far)
+        self.output_tokens: int | None = None
+        self.first_data_ms: float | None = None
+        self.visible_ms: float | None = None
+        self.found = False  # the session rule's first token has been seen
+        self.token_at: float | None = None  # when (perf_counter), for the record
 
     def feed(self, chunk: bytes) -> bool | None:
-        """True: the first token is in this chunk. False: not yet. None: the body is
-        not an event stream, stop feeding."""
-        pending = self._pending + chunk
+        """True: the first token (by the scanner's rule) is in this chunk. False: not
+        here (yet, or already found earlier). None: the body is not an event stream,
+        stop feeding. Keep feeding every chunk while it says True or False."""
+        pending = self._pending + chunk if self._pending else chunk
         if self._events is None:
             head = pending.lstrip(b"\xef\xbb\xbf\r\n")
             if head.startswith(EVENT_FIELDS):
@@ -125,13 +215,101 @@ class FirstTokenScanner:
             else:
                 self._pending = pending  # what was sniffed, for a decoding second look
                 return None
-        start = 0
-        for end in _EVENT_END.finditer(pending):
-            if _is_first_token(self._rule, pending[start : end.start()]):
-                return True
-            start = end.end()
-        self._pending = pending[start:]
-        return False
+        # Usually no CR: one split in C, the same cuts as the regular expression's.
+        events = _EVENT_END.split(pending) if b"\r" in pending else pending.split(b"\n\n")
+        self._pending = events.pop()
+        ms = -1.0
+        chunks = self.chunks
+        for event in events:
+            shape = self.shape
+            if shape is None:
+                shape = self._classify(event)
+                if shape is None:
+                    continue
+            if shape == ANTHROPIC:
+                if b"content_block_delta" in event:
+                    if ms < 0:
+                        ms = (perf_counter() - self._start) * 1000.0
+                    chunks.append(ms)
+                    if self.visible_ms is None and _is_visible(event):
+                        self.visible_ms = ms
+                elif b'"output_tokens"' in event:
+                    self._count(shape, event)
+            elif shape == CHAT:
+                if _CHAT_CONTENT.search(event) is not None:
+                    if ms < 0:
+                        ms = (perf_counter() - self._start) * 1000.0
+                    chunks.append(ms)
+                if b'"completion_tokens"' in event:
+                    self._count(shape, event)
+            elif _RESPONSES_DELTA.search(event) is not None:
+                if ms < 0:
+                    ms = (perf_counter() - self._start) * 1000.0
+                chunks.append(ms)
+            elif b'"output_tokens"' in event:
+                self._count(shape, event)
+        if self.found:
+            return False
+        token = self.rule_ms(self._rule)
+        if token is None:
+            return False
+        self.found = True
+        self.token_at = self._start + token / 1000.0
+        return True
+
+    def _count(self, shape: str, event: bytes) -> None:
+        tokens = _usage(shape, event)
+        if tokens is not None:
+            self.output_tokens = tokens
+
+    def _classify(self, event: bytes) -> str | None:
+        """While the stream is a plain event stream: whose stream this event says it
+        is (the shape is then fixed, and what was counted as plain chunks is dropped),
+        or ``None`` (a plain event: a chunk when it carries data)."""
+        if b"content_block_delta" in event or any(k in event for k in _ANTHROPIC_EVENTS):
+            shape = ANTHROPIC
+        elif b'"choices"' in event:
+            shape = CHAT
+        elif _RESPONSES_EVENT.search(event) is not None:
+            shape = RESPONSES
+        else:
+            if _has_data(event):
+                ms = (perf_counter() - self._start) * 1000.0
+                self.chunks.append(ms)
+                if self.first_data_ms is None:
+                    self.first_data_ms = ms
+            return None
+        if self.first_data_ms is None and _has_data(event):
+            self.first_data_ms = (perf_counter() - self._start) * 1000.0
+        self.shape = shape
+        del self.chunks[:]
+        if self._rule == "auto":  # auto's pick was the plain stream's: look again
+            self.found = False
+            self.token_at = None
+        return shape
+
+    def rule_ms(self, rule: str) -> float | None:
+        """The first token by ``rule`` (ms from the start), None when the rule does not
+        fit the stream's shape or has found nothing yet."""
+        shape = self.shape or EVENTS
+        if rule == "auto":
+            rule = RULES_FOR_SHAPE[shape][0]
+        if rule == "data":
+            return self.first_data_ms
+        if rule == "visible":
+            return self.visible_ms if shape == ANTHROPIC else None
+        if rule not in RULES_FOR_SHAPE[shape] or not self.chunks:
+            return None
+        return self.chunks[0]
+
+    def by_rule(self) -> dict[str, float]:
+        """The first token by each rule that fits the stream's shape and found one."""
+        found = {}
+        for rule in RULES_FOR_SHAPE[self.shape or EVENTS]:
+            ms = self.rule_ms(rule)
+            if ms is not None:
+                found[rule] = ms
+        return found
 
     @property
     def head(self) -> bytes:
@@ -149,8 +327,8 @@ class DecodingScanner(FirstTokenScanner):
 
     __slots__ = ("_decode",)
 
-    def __init__(self, rule: str, decode: Callable[[bytes], bytes]) -> None:
-        super().__init__(rule)
+    def __init__(self, rule: str, decode: Callable[[bytes], bytes], start: float = 0.0) -> None:
+        super().__init__(rule, start)
         self._decode = decode
 
     def feed(self, chunk: bytes) -> bool | None:

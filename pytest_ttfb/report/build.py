@@ -67,9 +67,12 @@ def _verdict(result: TestResult, scale: float) -> list[dict[str, Any]]:
             {
                 "marker": budget.marker,
                 "budget": budget.describe(scale),
-                "limit": budget.limit * (scale if budget.field else 1.0),
+                "limit": budget.scaled(scale),
                 "percentile": budget.percentile,
                 "warm": budget.warm,
+                "cold": budget.cold,
+                "warmup": budget.warmup,
+                "rule": budget.rule,
                 "status": verdict.status,
                 "observed": verdict.observed,
                 "reason": verdict.reason,

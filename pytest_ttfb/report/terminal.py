@@ -89,10 +89,11 @@ COLUMNS = (
     ("p95", True),
     ("max", True),
     ("1st token", True),
+    ("itl p50", True),
     ("budget", False),
     ("verdict", False),
 )
-DROP_ORDER = ("budget", "max", "1st token", "p95", "http", "reqs", "new", "ttfb p50")
+DROP_ORDER = ("itl p50", "budget", "max", "1st token", "p95", "http", "reqs", "new", "ttfb p50")
 _GAP = "  "
 _MIN_TEST_WIDTH = 12
 _READABLE_TEST_WIDTH = 32
@@ -116,6 +117,7 @@ def _row(result: TestResult, scale: float) -> tuple[str, ...]:
         _cell(ttfbs, 95),
         _cell(ttfbs, None),
         _cell(tokens, 50),
+        _cell([gap for r in result.requests for gap in r.itl_ms or []], 50),
         "; ".join(b.describe(scale) for b in result.budgets) or "-",
         result.verdict,
     )
