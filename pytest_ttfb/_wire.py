@@ -180,8 +180,9 @@ def ttfb_emulator(_ttfb_network: Emulator | None) -> Emulator:
 def ttfb_mock(
     request: pytest.FixtureRequest, _ttfb_network: Emulator | None
 ) -> Iterator[TtfbRouter]:
-    """The router with the Anthropic Messages route declared. It answers in-process in
-    mock mode, from the emulated server in emulate mode, and not at all in live mode."""
+    """The router with the Anthropic Messages and OpenAI Chat Completions and Responses
+    routes declared. It answers in-process in mock mode, from the emulated server in
+    emulate mode, and not at all in live mode."""
     from .modes import serving
     from .modes.mock import TtfbRouter
 
@@ -205,7 +206,7 @@ def ttfb_async_client(pytestconfig: pytest.Config) -> Iterator[Any]:
     from .clients import session_client
 
     pool = pytestconfig.stash[_SESSION].settings.pool
-    name = "ttfb_async_client (and async_anthropic_client, which shares it)"
+    name = "ttfb_async_client (and the async SDK clients, which share it)"
     yield from session_client(pool, "httpx2", name, asynchronous=True)
 
 
@@ -224,7 +225,7 @@ def ttfb_httpx_async_client(pytestconfig: pytest.Config) -> Iterator[Any]:
     from .clients import session_client
 
     pool = pytestconfig.stash[_SESSION].settings.pool
-    name = "ttfb_httpx_async_client (and async_anthropic_client on anthropic 0.x)"
+    name = "ttfb_httpx_async_client (and the async SDK clients on httpx)"
     yield from session_client(pool, "httpx", name, asynchronous=True)
 
 
@@ -243,3 +244,20 @@ def async_anthropic_client(request: pytest.FixtureRequest) -> Any:
     from .clients import anthropic_client
 
     return anthropic_client(request, request.config.stash[_SESSION].settings, asynchronous=True)
+
+
+@pytest.fixture(scope="session")
+def openai_client(request: pytest.FixtureRequest) -> Any:
+    """``openai.OpenAI`` on the pooled client of the installed SDK's stack
+    (``ttfb_client``; ``ttfb_httpx_client`` for openai 1.x and 2.x)."""
+    from .clients import openai_client
+
+    return openai_client(request, request.config.stash[_SESSION].settings, asynchronous=False)
+
+
+@pytest.fixture(scope="session")
+def async_openai_client(request: pytest.FixtureRequest) -> Any:
+    """``openai.AsyncOpenAI`` on the pooled async client of the SDK's stack."""
+    from .clients import openai_client
+
+    return openai_client(request, request.config.stash[_SESSION].settings, asynchronous=True)

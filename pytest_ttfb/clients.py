@@ -3,7 +3,8 @@
 The recipe (``settings.RECIPE``): one shared client with generous limits, a long
 keep-alive, HTTP/2 and bounded timeouts; each overridable by an ini key. Which stack
 an SDK client sits on follows the installed SDK: anthropic 0.x runs on httpx,
-anthropic 1.x and later on httpx2.
+anthropic 1.x and later on httpx2; openai 1.x and 2.x on httpx, 3.x and later on
+httpx2.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import pytest
 
 from .measure.loop_guard import guard_event_loop
 from .measure.stacks import instrument
-from .providers.anthropic import client_options
+from .providers import anthropic as _anthropic
+from .providers import openai as _openai
 from .settings import PoolConfig, Settings
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "anthropic_stack",
     "close_async",
     "import_or_fail",
+    "openai_client",
+    "openai_stack",
     "pooled_client",
     "session_client",
 ]
@@ -39,6 +43,7 @@ _INSTALL = {
     "httpx2": "pip install httpx2",
     "h2": "pip install h2",
     "anthropic": "pip install 'pytest-ttfb[anthropic]'",
+    "openai": "pip install 'pytest-ttfb[openai]'",
     "hypercorn": "pip install 'pytest-ttfb[emulate]'",
     "trustme": "pip install 'pytest-ttfb[emulate]'",
 }
@@ -96,15 +101,42 @@ def session_client(
             client.close()
 
 
-def anthropic_stack() -> str:
-    """The HTTP stack the installed anthropic SDK runs on: ``httpx`` for 0.x,
-    ``httpx2`` from 1.0 on (read from its metadata, without importing it)."""
+def _stack(package: str, httpx_majors: tuple[str, ...]) -> str:
+    """The HTTP stack the installed ``package`` runs on, from its metadata (without
+    importing it): ``httpx`` for the majors named, else ``httpx2``."""
     try:
-        version = metadata.version("anthropic")
+        version = metadata.version(package)
     except metadata.PackageNotFoundError:
         return "httpx2"
-    major = version.split(".", 1)[0]
-    return "httpx" if major == "0" else "httpx2"
+    return "httpx" if version.split(".", 1)[0] in httpx_majors else "httpx2"
+
+
+def anthropic_stack() -> str:
+    """The HTTP stack the installed anthropic SDK runs on: ``httpx`` for 0.x,
+    ``httpx2`` from 1.0 on."""
+    return _stack("anthropic", ("0",))
+
+
+def openai_stack() -> str:
+    """The HTTP stack the installed openai SDK runs on: ``httpx`` for 0.x to 2.x,
+    ``httpx2`` from 3.0 on."""
+    return _stack("openai", ("0", "1", "2"))
+
+
+def _sdk_client(
+    request: pytest.FixtureRequest,
+    sdk_class: Any,
+    stack: str,
+    options: dict[str, Any],
+    *,
+    asynchronous: bool,
+) -> Any:
+    """``sdk_class`` on the session's pooled (async) client of ``stack``."""
+    prefix = "ttfb" if stack == "httpx2" else "ttfb_httpx"
+    pooled = request.getfixturevalue(
+        f"{prefix}_async_client" if asynchronous else f"{prefix}_client"
+    )
+    return sdk_class(http_client=pooled, **options)
 
 
 def anthropic_client(
@@ -115,13 +147,26 @@ def anthropic_client(
     a key."""
     name = "async_anthropic_client" if asynchronous else "anthropic_client"
     anthropic = import_or_fail("anthropic", name)
-    options, skip = client_options(settings.mode, settings.base_url, dict(os.environ))
+    options, skip = _anthropic.client_options(settings.mode, settings.base_url, dict(os.environ))
     if skip:
         pytest.skip(skip)
-    stack = "ttfb" if anthropic_stack() == "httpx2" else "ttfb_httpx"
-    pooled = request.getfixturevalue(f"{stack}_async_client" if asynchronous else f"{stack}_client")
     sdk_class = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-    return sdk_class(http_client=pooled, **options)
+    return _sdk_client(request, sdk_class, anthropic_stack(), options, asynchronous=asynchronous)
+
+
+def openai_client(request: pytest.FixtureRequest, settings: Settings, *, asynchronous: bool) -> Any:
+    """An ``OpenAI`` (or ``AsyncOpenAI``) on the session's pooled client of the
+    installed SDK's stack, pointed where the mode says; skipped in live mode without
+    ``OPENAI_API_KEY``."""
+    name = "async_openai_client" if asynchronous else "openai_client"
+    openai = import_or_fail("openai", name)
+    options, skip = _openai.client_options(
+        settings.mode, settings.openai_base_url, dict(os.environ)
+    )
+    if skip:
+        pytest.skip(skip)
+    sdk_class = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+    return _sdk_client(request, sdk_class, openai_stack(), options, asynchronous=asynchronous)
 
 
 def close_async(client: Any) -> None:

@@ -44,6 +44,8 @@ PLUGIN_FIXTURES = frozenset(
         "ttfb_httpx_async_client",
         "anthropic_client",
         "async_anthropic_client",
+        "openai_client",
+        "async_openai_client",
     }
 )
 

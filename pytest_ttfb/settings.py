@@ -1,9 +1,9 @@
 """settings: every option resolved in one place.
 
 Precedence, highest first: the command line, the ini file (``[pytest]``,
-``[tool.pytest.ini_options]``...), the environment (``ANTHROPIC_BASE_URL`` only), the
-default. A bad value is a ``pytest.UsageError`` naming the option, where it came from,
-and what was expected.
+``[tool.pytest.ini_options]``...), the environment (``ANTHROPIC_BASE_URL`` and
+``OPENAI_BASE_URL`` only), the default. A bad value is a ``pytest.UsageError`` naming
+the option, where it came from, and what was expected.
 """
 
 from __future__ import annotations
@@ -77,6 +77,12 @@ OPTIONS = (
         "--ttfb-base-url",
         "ttfb_base_url",
         "base URL of the Anthropic clients; else ANTHROPIC_BASE_URL, else the SDK's default.",
+        metavar="URL",
+    ),
+    Option(
+        "--ttfb-openai-base-url",
+        "ttfb_openai_base_url",
+        "base URL of the OpenAI clients; else OPENAI_BASE_URL, else the SDK's default.",
         metavar="URL",
     ),
     Option(
@@ -198,6 +204,7 @@ class Settings:
     regions: tuple[tuple[str, float], ...] = ()
     first_token: str = DEFAULT_RULE
     base_url: str | None = None
+    openai_base_url: str | None = None
     json_path: str | None = None
     budget_scale: float = 1.0
     enforce_budgets: bool = True
@@ -474,6 +481,9 @@ def resolve(config: pytest.Config) -> Settings:
     base_url, _ = _raw(config, "ttfb_base_url")
     if base_url is None:
         base_url = os.environ.get("ANTHROPIC_BASE_URL") or None
+    openai_base_url, _ = _raw(config, "ttfb_openai_base_url")
+    if openai_base_url is None:
+        openai_base_url = os.environ.get("OPENAI_BASE_URL") or None
     first_token, first_token_source = _raw(config, "ttfb_first_token")
     first_token = str(first_token or DEFAULT_RULE).strip().lower()
     if first_token not in FIRST_TOKEN_RULES:
@@ -503,6 +513,7 @@ def resolve(config: pytest.Config) -> Settings:
         regions=_regions(config),
         first_token=first_token,
         base_url=str(base_url) if base_url else None,
+        openai_base_url=str(openai_base_url) if openai_base_url else None,
         json_path=json_path,
         har_path=paths["ttfb_har"],
         html_path=paths["ttfb_html"],

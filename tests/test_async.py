@@ -63,7 +63,7 @@ def test_a_loop_per_test_is_a_clear_failure(
         [
             "*_ test_second*_",
             # ttfb_async_client, or ttfb_httpx_async_client under anthropic 0.x (on httpx)
-            "pytest-ttfb: ttfb_*async_client (and async_anthropic_client*) is "
+            "pytest-ttfb: ttfb_*async_client (and the async SDK clients*) is "
             "session-scoped, and its pooled connections belong to the event loop of the test "
             "that first used it; this test runs on another loop.*asyncio_default_test_loop_scope"
             " = session*",

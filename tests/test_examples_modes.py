@@ -13,6 +13,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def examples(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     for source in EXAMPLES.glob("*.py"):
         shutil.copy(source, pytester.path / source.name)
     return pytester
@@ -29,7 +31,7 @@ def test_every_example_passes_or_skips_with_a_reason(
     assert result.ret == pytest.ExitCode.OK
     assert set(outcomes) <= {"passed", "skipped", "warnings"}
     total = outcomes.get("passed", 0) + outcomes.get("skipped", 0)
-    assert total == 6
+    assert total == 7
     skipped_lines = [line for line in result.outlines if line.startswith("SKIPPED")]
     assert len(skipped_lines) == outcomes.get("skipped", 0)
     for line in skipped_lines:
@@ -37,7 +39,7 @@ def test_every_example_passes_or_skips_with_a_reason(
         assert len(reason) > 20, line  # a reason a person can act on
     if mode == ("--ttfb-live",):
         # No key, no network: every example skips before sending anything.
-        assert outcomes == {"skipped": 6, **{k: v for k, v in outcomes.items() if k == "warnings"}}
+        assert outcomes == {"skipped": 7, **{k: v for k, v in outcomes.items() if k == "warnings"}}
         assert "inventory.example exists only as a ttfb_mock route" in result.stdout.str()
 
 

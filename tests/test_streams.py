@@ -192,7 +192,7 @@ import pytest
 
 def test_negative(ttfb_mock):
     with pytest.raises(ValueError, match=r"messages\\(first_token=...\\): expected "
-                                         r"milliseconds >= 0, got -1"):
+                                         r"a finite duration >= 0, got -1"):
         ttfb_mock.messages(first_token=-1)
 """)
     pytester.runpytest().assert_outcomes(passed=1)

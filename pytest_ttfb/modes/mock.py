@@ -8,26 +8,40 @@ latency. In emulate mode the same router answers from the emulated server instea
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import importlib
+import itertools
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import httpx
 import respx
 from respx.mocks import HTTPCoreMocker, Mocker
-from respx.models import AllMockedAssertionError, Call, CallList, Route
+from respx.models import AllMockedAssertionError, Call, CallList, Route, RouteList
 
+from ..durations import parse_duration
 from ..errors import PluginError
 from ..measure.active import active_sink
 from ..providers import anthropic as _anthropic
+from ..providers import openai as _openai
+from ..providers.replies import Block, parse_replies
 from ..redact import redact_url
 
-__all__ = ["MESSAGES_PATH", "HTTPCore2Mocker", "PacedStream", "TtfbRouter", "UnmatchedRequest"]
+__all__ = [
+    "CHAT_COMPLETIONS_PATH",
+    "MESSAGES_PATH",
+    "RESPONSES_PATH",
+    "HTTPCore2Mocker",
+    "PacedStream",
+    "TtfbRouter",
+    "UnmatchedRequest",
+]
 
 MESSAGES_PATH = r"/v1/messages$"
+CHAT_COMPLETIONS_PATH = r"/v1/chat/completions$"
+RESPONSES_PATH = r"/v1/responses$"
 
 
 # respx keeps a registry of mocker names; a re-import of this module (pytester's
@@ -145,25 +159,48 @@ def _unmatched(request: httpx.Request, *, record: bool = True) -> UnmatchedReque
     )
 
 
-@contextlib.contextmanager
-def _naming_unmatched(request: httpx.Request, *, record: bool = True) -> Iterator[None]:
-    """respx's "not mocked" becomes our error, which names the request (redacted)."""
-    try:
-        yield
-    except UnmatchedRequest:
-        raise
-    except AllMockedAssertionError:
-        raise _unmatched(request, record=record) from None
-
-
 def _latency_seconds(route: Route | None) -> float:
     return getattr(route, "ttfb_latency_ms", 0.0) / 1000.0 if route is not None else 0.0
 
 
-def _check_ms(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ValueError(f"{where}: expected milliseconds >= 0, got {value!r}")
-    return float(value)
+def _duration(value: Any, where: str) -> float:
+    """A knob's duration in ms (``None``: 0); a ``ValueError`` naming the knob else."""
+    return 0.0 if value is None else parse_duration(value, where)
+
+
+def _statuses(errors: Any, where: str) -> list[int]:
+    """Error statuses to answer, each an HTTP error status (400 to 599)."""
+    if isinstance(errors, str | bytes) or not isinstance(errors, Sequence):
+        raise ValueError(f"{where}: expected a list of HTTP statuses, got {errors!r}")
+    for status in errors:
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise ValueError(f"{where}: expected HTTP error statuses (400 to 599), got {status!r}")
+    return list(errors)
+
+
+# Which of a router's routes a resolution asks: "all" (respx's own uses), "own" (the
+# user's routes: first) or "fallback" (the built-in provider routes: last).
+_phase: contextvars.ContextVar[str] = contextvars.ContextVar("pytest_ttfb_phase", default="all")
+
+
+def _is_fallback(route: Route) -> bool:
+    return getattr(route, "ttfb_fallback", False) is True
+
+
+class _FallbackLast(RouteList):
+    """respx's route list, whose built-in provider routes answer only what no other
+    route does: a resolution iterates the phase's routes only (see ``_phase``)."""
+
+    def __iter__(self) -> Iterator[Route]:
+        phase = _phase.get()
+        if phase == "own":
+            return (route for route in self._routes if not _is_fallback(route))
+        if phase == "fallback":
+            return (route for route in self._routes if _is_fallback(route))
+        return iter(
+            [r for r in self._routes if not _is_fallback(r)]
+            + [r for r in self._routes if _is_fallback(r)]
+        )
 
 
 class PacedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -229,9 +266,11 @@ class BoundedCallList(CallList):
 class TtfbRouter(respx.MockRouter):
     """The ``ttfb_mock`` fixture: a respx ``MockRouter`` active for httpx and httpx2.
 
-    Beyond respx: ``route()`` (and ``get()``, ``post()``...) take ``latency=`` in ms,
-    the server's time before the response headers; ``messages()`` re-declares the
-    Anthropic Messages route (already declared, JSON and streaming); ``mode`` says
+    Beyond respx: ``route()`` (and ``get()``, ``post()``...) take ``latency=`` (a
+    duration: ms, or ``"250ms"``, ``"1.5s"``), the server's time before the response
+    headers; ``messages()``, ``chat_completions()`` and ``responses()`` re-declare the
+    built-in Anthropic Messages and OpenAI routes (already declared, JSON and
+    streaming), which answer only requests no other route matches; ``mode`` says
     which mode answers the routes (``"live"``: none does). The call history of the
     router and of each route keeps the last ``history`` calls (``call_count`` stays
     exact).
@@ -239,12 +278,15 @@ class TtfbRouter(respx.MockRouter):
 
     def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
         super().__init__(assert_all_called=False, assert_all_mocked=True, using=None)
+        self.routes = _FallbackLast()
         self._ttfb_history = history
         self.calls = BoundedCallList(name="respx", keep=history)
         # The mode answering the routes: "mock", "emulate", or "live" (then nothing
         # does: a test that needs its own routes can skip, saying so).
         self.mode = "mock"
         self.messages()
+        self.chat_completions()
+        self.responses()
 
     def route(
         self, *patterns: Any, name: str | None = None, latency: float | None = None, **lookups: Any
@@ -254,48 +296,207 @@ class TtfbRouter(respx.MockRouter):
             route.calls = BoundedCallList(route.calls, name=route, keep=self._ttfb_history)
         if latency is not None:
             # respx may hand back an existing route with the same pattern: tag that one.
-            route.ttfb_latency_ms = _check_ms(latency, f"route {route!r}, latency")  # type: ignore[attr-defined]
+            route.ttfb_latency_ms = parse_duration(latency, f"route {route!r}, latency")  # type: ignore[attr-defined]
         return route
 
     def messages(
         self,
         *,
-        text: str = _anthropic.DEFAULT_REPLY,
+        text: str | None = None,
         thinking: str | None = None,
-        latency: float | None = None,
-        first_token: float | None = None,
-        token_interval: float | None = None,
+        replies: Sequence[Any] | None = None,
+        latency: float | str | None = None,
+        first_token: float | str | None = None,
+        token_interval: float | str | None = None,
         errors: Sequence[int] = (),
         retry_after: float | None = 0.05,
     ) -> Route:
         """(Re)declare ``POST .../v1/messages``: a Message, or its event stream when the
         request says ``"stream": true``.
 
-        ``text`` and ``thinking`` (a thinking block sent first) make the reply;
-        ``latency`` is ms before the headers; on a stream, ``first_token`` is ms from
-        the headers to the first ``content_block_delta`` and ``token_interval`` ms
-        between deltas. ``errors`` are statuses (529, 429, 500...) answered, with the
-        API's error bodies, to the first calls, one each, before the reply; they ask for
-        a retry after ``retry_after`` seconds (``None``: the client's own backoff).
+        ``text`` and ``thinking`` (a thinking block sent first) make the reply; or
+        ``replies``, one per call in turn (the last one then repeats), each text or a
+        list of content blocks (``text``, ``thinking``, ``tool_use``). ``latency`` is
+        the server's time before the headers; on a stream, ``first_token`` is the time
+        from the headers to the first ``content_block_delta`` and ``token_interval``
+        the time between deltas (durations: ms, or ``"250ms"``, ``"1.5s"``,
+        ``"800us"``). ``errors`` are statuses (529, 429, 500...) answered, with the
+        API's error bodies, to the first calls, one each, before the replies; they ask
+        for a retry after ``retry_after`` seconds (``None``: the client's own backoff).
+        A route of your own on the same URL wins over this one.
         """
-        reply = _anthropic.Reply(text=text, thinking=thinking)
-        first_token_s = _check_ms(first_token or 0, "messages(first_token=...)") / 1000.0
-        interval_s = _check_ms(token_interval or 0, "messages(token_interval=...)") / 1000.0
-        pending_errors = [int(status) for status in errors]
-        headers = {"request-id": "req_ttfb_mock"}
+        where = "messages"
+        if replies is None:
+            if text is not None and not isinstance(text, str):
+                raise ValueError(f"{where}(text=...): expected text, got {text!r}")
+            if thinking is not None and not isinstance(thinking, str):
+                raise ValueError(f"{where}(thinking=...): expected text, got {thinking!r}")
+            answers: list[Any] = [
+                _anthropic.Reply(
+                    text=_anthropic.DEFAULT_REPLY if text is None else text, thinking=thinking
+                )
+            ]
+        else:
+            if text is not None or thinking is not None:
+                raise ValueError(f"{where}(...): give replies=[...] or text/thinking, not both")
+            answers = [
+                _anthropic.Reply(blocks=blocks)
+                for blocks in parse_replies(replies, f"{where}(replies=...)")
+            ]
+        return self._declare(
+            where,
+            MESSAGES_PATH,
+            answers,
+            wants_stream=_anthropic.request_wants_stream,
+            error_body=_anthropic.error_json,
+            headers={"request-id": "req_ttfb_mock"},
+            latency=latency,
+            first_token=first_token,
+            token_interval=token_interval,
+            errors=errors,
+            retry_after=retry_after,
+        )
+
+    def chat_completions(
+        self,
+        *,
+        text: str | None = None,
+        replies: Sequence[Any] | None = None,
+        latency: float | str | None = None,
+        first_token: float | str | None = None,
+        token_interval: float | str | None = None,
+        errors: Sequence[int] = (),
+        retry_after: float | None = 0.05,
+    ) -> Route:
+        """(Re)declare OpenAI's ``POST .../v1/chat/completions``: a ``chat.completion``,
+        or its chunks when the request says ``"stream": true`` (with a usage chunk when
+        ``stream_options.include_usage`` is set). The knobs are ``messages()``'s; a
+        ``tool_use`` block of a reply is a tool call (``finish_reason="tool_calls"``),
+        and errors carry OpenAI's error bodies."""
+        return self._openai(
+            "chat_completions",
+            CHAT_COMPLETIONS_PATH,
+            _openai.ChatReply,
+            text,
+            replies,
+            latency,
+            first_token,
+            token_interval,
+            errors,
+            retry_after,
+        )
+
+    def responses(
+        self,
+        *,
+        text: str | None = None,
+        replies: Sequence[Any] | None = None,
+        latency: float | str | None = None,
+        first_token: float | str | None = None,
+        token_interval: float | str | None = None,
+        errors: Sequence[int] = (),
+        retry_after: float | None = 0.05,
+    ) -> Route:
+        """(Re)declare OpenAI's ``POST .../v1/responses``: a ``response``, or its typed
+        events when the request says ``"stream": true`` (``response.created``,
+        ``response.output_text.delta``..., ``response.completed`` with usage). The
+        knobs are ``messages()``'s; a ``tool_use`` block is a ``function_call`` item."""
+        return self._openai(
+            "responses",
+            RESPONSES_PATH,
+            _openai.ResponsesReply,
+            text,
+            replies,
+            latency,
+            first_token,
+            token_interval,
+            errors,
+            retry_after,
+        )
+
+    def _openai(
+        self,
+        where: str,
+        path: str,
+        reply_class: Callable[[tuple[Block, ...]], Any],
+        text: str | None,
+        replies: Sequence[Any] | None,
+        latency: float | str | None,
+        first_token: float | str | None,
+        token_interval: float | str | None,
+        errors: Sequence[int],
+        retry_after: float | None,
+    ) -> Route:
+        if replies is None:
+            if text is not None and not isinstance(text, str):
+                raise ValueError(f"{where}(text=...): expected text, got {text!r}")
+            replies = [_openai.DEFAULT_REPLY if text is None else text]
+        elif text is not None:
+            raise ValueError(f"{where}(...): give replies=[...] or text, not both")
+        parsed = parse_replies(replies, f"{where}(replies=...)", kinds=_openai.BLOCK_TYPES)
+        return self._declare(
+            where,
+            path,
+            [reply_class(blocks) for blocks in parsed],
+            wants_stream=_openai.request_wants_stream,
+            error_body=_openai.error_json,
+            headers={"x-request-id": "req_ttfb_mock"},
+            latency=latency,
+            first_token=first_token,
+            token_interval=token_interval,
+            errors=errors,
+            retry_after=retry_after,
+        )
+
+    def _declare(
+        self,
+        where: str,
+        path: str,
+        answers: Sequence[Any],
+        *,
+        wants_stream: Callable[[bytes], bool],
+        error_body: Callable[[int], bytes],
+        headers: dict[str, str],
+        latency: float | str | None,
+        first_token: float | str | None,
+        token_interval: float | str | None,
+        errors: Sequence[int],
+        retry_after: float | None,
+    ) -> Route:
+        """Declare a provider's built-in route: ``answers`` (objects with ``json(body)``
+        and ``events(body)``) one per call, the last repeating, after ``errors``. Its
+        state (errors still to send, replies sent) is this declaration's, so each test
+        (each ``ttfb_mock``) starts afresh. It is a fallback: the user's own routes, on
+        this router or on their own respx routers, are asked first."""
+        latency_ms = _duration(latency, f"{where}(latency=...)")
+        first_token_s = _duration(first_token, f"{where}(first_token=...)") / 1000.0
+        interval_s = _duration(token_interval, f"{where}(token_interval=...)") / 1000.0
+        pending_errors = _statuses(errors, f"{where}(errors=...)")
+        if retry_after is not None and (
+            isinstance(retry_after, bool)
+            or not isinstance(retry_after, int | float)
+            or not 0 <= retry_after < 86_400
+        ):
+            raise ValueError(
+                f"{where}(retry_after=...): expected seconds in [0, 86400) or None, "
+                f"got {retry_after!r}"
+            )
+        lock = threading.Lock()
+        sent = itertools.count()
 
         def answer(request: httpx.Request) -> httpx.Response:
-            if pending_errors:
-                status = pending_errors.pop(0)
+            with lock:
+                status = pending_errors.pop(0) if pending_errors else None
+                if status is None:
+                    reply = answers[min(next(sent), len(answers) - 1)]
+            if status is not None:
                 error_headers = {**headers, "content-type": "application/json"}
                 if retry_after is not None:
                     error_headers["retry-after"] = f"{retry_after:g}"
                     error_headers["retry-after-ms"] = f"{retry_after * 1000:g}"
-                return httpx.Response(
-                    status, headers=error_headers, content=_anthropic.error_json(status)
-                )
+                return httpx.Response(status, headers=error_headers, content=error_body(status))
             body = request.content
-            if not _anthropic.request_wants_stream(body):
+            if not wants_stream(body):
                 return httpx.Response(
                     200,
                     headers={**headers, "content-type": "application/json"},
@@ -315,9 +516,8 @@ class TtfbRouter(respx.MockRouter):
                 stream=PacedStream(paced),
             )
 
-        route = self.route(
-            method="POST", path__regex=MESSAGES_PATH, name="messages", latency=latency or 0
-        )
+        route = self.route(method="POST", path__regex=path, name=where, latency=latency_ms)
+        route.ttfb_fallback = True  # type: ignore[attr-defined]
         route.mock(side_effect=answer)
         return route
 
@@ -327,35 +527,54 @@ class TtfbRouter(respx.MockRouter):
         routers: list[Any] = (_resolving_for.get() or HTTPCoreMocker).routers
         return routers[routers.index(self) + 1 :] if self in routers else []
 
-    def resolve(self, request: httpx.Request) -> Any:
+    def _own(self, request: httpx.Request, phase: str) -> Any:
+        """This router's answer among the ``phase``'s routes, or None: no route matched."""
+        token = _phase.set(phase)
         try:
-            with _naming_unmatched(request, record=False):
-                resolved = super().resolve(request)
-        except UnmatchedRequest:
-            # Unmatched means no active router answered: ask the ones respx would ask
-            # next, as it would, before calling the request unmatched.
+            return super().resolve(request)
+        except AllMockedAssertionError:
+            return None
+        finally:
+            _phase.reset(token)
+
+    async def _aown(self, request: httpx.Request, phase: str) -> Any:
+        token = _phase.set(phase)
+        try:
+            return await super().aresolve(request)
+        except AllMockedAssertionError:
+            return None
+        finally:
+            _phase.reset(token)
+
+    def resolve(self, request: httpx.Request) -> Any:
+        # The user's routes, then the routers respx would ask after this one (the
+        # user's own), then the built-in provider routes: the user's answer wins.
+        resolved = self._own(request, "own")
+        if resolved is None:
             for router in self._routers_after():
                 try:
                     return router.resolve(request)
                 except AllMockedAssertionError:
                     continue
-            raise _unmatched(request) from None
+            resolved = self._own(request, "fallback")
+        if resolved is None:
+            raise _unmatched(request)
         delay = _latency_seconds(resolved.route)
         if delay:
             time.sleep(delay)
         return resolved
 
     async def aresolve(self, request: httpx.Request) -> Any:
-        try:
-            with _naming_unmatched(request, record=False):
-                resolved = await super().aresolve(request)
-        except UnmatchedRequest:
+        resolved = await self._aown(request, "own")
+        if resolved is None:
             for router in self._routers_after():
                 try:
                     return await router.aresolve(request)
                 except AllMockedAssertionError:
                     continue
-            raise _unmatched(request) from None
+            resolved = await self._aown(request, "fallback")
+        if resolved is None:
+            raise _unmatched(request)
         delay = _latency_seconds(resolved.route)
         if delay:
             import anyio

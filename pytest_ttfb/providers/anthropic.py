@@ -3,7 +3,8 @@
 Only what the SDK needs to parse a reply: a ``Message`` as JSON, the same message as
 the server-sent events of a stream (``message_start``, ``content_block_start``,
 ``ping``, ``content_block_delta`` per token, ``content_block_stop``, ``message_delta``,
-``message_stop``), optionally with a thinking block first, and the API's error bodies.
+``message_stop``): text, thinking and tool calls (``replies``), and the API's error
+bodies.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from .replies import THINKING_SIGNATURE, Block, output_tokens
 
 __all__ = ["DEFAULT_REPLY", "Reply", "client_options", "error_json", "request_wants_stream"]
 
@@ -46,12 +49,6 @@ def _payload(body: bytes) -> dict[str, Any]:
     return payload if isinstance(payload, dict) else {}
 
 
-def _tokens(text: str) -> list[str]:
-    """Split text into word-sized tokens, keeping the spaces."""
-    words = text.split(" ")
-    return [w if i == 0 else f" {w}" for i, w in enumerate(words)]
-
-
 def error_json(status: int) -> bytes:
     kind = ERROR_TYPES.get(status, "api_error")
     message = _ERROR_MESSAGES.get(status, kind.replace("_", " "))
@@ -64,42 +61,50 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 @dataclass(frozen=True)
 class Reply:
-    """What the mock answers: ``text``, after an optional ``thinking`` block."""
+    """What the mock answers: ``text``, after an optional ``thinking`` block; or
+    ``blocks`` (see ``replies``), which then stand for the whole reply."""
 
     text: str = DEFAULT_REPLY
     thinking: str | None = None
+    blocks: tuple[Block, ...] = ()
 
-    def _blocks(self) -> list[dict[str, Any]]:
-        blocks: list[dict[str, Any]] = []
-        if self.thinking is not None:
-            blocks.append(
-                {"type": "thinking", "thinking": self.thinking, "signature": "ttfb-mock-signature"}
-            )
-        blocks.append({"type": "text", "text": self.text})
-        return blocks
+    def content(self) -> tuple[Block, ...]:
+        if self.blocks:
+            return self.blocks
+        head = (Block("thinking", text=self.thinking),) if self.thinking is not None else ()
+        return (*head, Block("text", text=self.text))
+
+    @property
+    def stop_reason(self) -> str:
+        """``tool_use`` when the reply calls a tool, as the API says, else ``end_turn``."""
+        return "tool_use" if any(b.type == "tool_use" for b in self.content()) else "end_turn"
 
     def _message(self, body: bytes, content: list[dict[str, Any]]) -> dict[str, Any]:
         model = _payload(body).get("model")
-        output = len(_tokens(self.text)) + len(_tokens(self.thinking or ""))
         return {
             "id": f"msg_ttfb_{next(_ids):06d}",
             "type": "message",
             "role": "assistant",
             "model": model if isinstance(model, str) else "claude-mock",
             "content": content,
-            "stop_reason": "end_turn" if content else None,
+            "stop_reason": self.stop_reason if content else None,
             "stop_sequence": None,
-            "usage": {"input_tokens": 8, "output_tokens": output if content else 0},
+            "usage": {
+                "input_tokens": 8,
+                "output_tokens": output_tokens(self.content()) if content else 0,
+            },
         }
 
     def json(self, body: bytes) -> bytes:
         """The complete ``Message`` answering the request ``body``."""
-        return json.dumps(self._message(body, self._blocks())).encode()
+        content = [_whole(block, _start(block)) for block in self.content()]
+        return json.dumps(self._message(body, content)).encode()
 
     def events(self, body: bytes) -> list[tuple[str, bytes]]:
         """The stream of events for the same reply, each tagged with its pacing role:
         ``"head"`` (before any token), ``"token"`` (a ``content_block_delta``) or
-        ``"tail"``."""
+        ``"tail"``. A tool call streams as the API streams it: its block starts with an
+        empty ``input``, then ``input_json_delta`` events carry the JSON in pieces."""
         events: list[tuple[str, bytes]] = [
             (
                 "head",
@@ -108,17 +113,15 @@ class Reply:
                 ),
             ),
         ]
-        for index, block in enumerate(self._blocks()):
-            if block["type"] == "thinking":
-                start = {"type": "thinking", "thinking": ""}
-                deltas = [
-                    {"type": "thinking_delta", "thinking": token}
-                    for token in _tokens(block["thinking"])
-                ]
-                deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        for index, block in enumerate(self.content()):
+            start = _start(block)
+            if block.type == "thinking":
+                deltas = [{"type": "thinking_delta", "thinking": t} for t in block.tokens()]
+                deltas.append({"type": "signature_delta", "signature": THINKING_SIGNATURE})
+            elif block.type == "tool_use":
+                deltas = [{"type": "input_json_delta", "partial_json": t} for t in block.tokens()]
             else:
-                start = {"type": "text", "text": ""}
-                deltas = [{"type": "text_delta", "text": token} for token in _tokens(block["text"])]
+                deltas = [{"type": "text_delta", "text": t} for t in block.tokens()]
             events.append(
                 (
                     "head" if index == 0 else "tail",
@@ -146,7 +149,6 @@ class Reply:
                     _event("content_block_stop", {"type": "content_block_stop", "index": index}),
                 )
             )
-        output = len(_tokens(self.text)) + len(_tokens(self.thinking or ""))
         events += [
             (
                 "tail",
@@ -154,14 +156,37 @@ class Reply:
                     "message_delta",
                     {
                         "type": "message_delta",
-                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                        "usage": {"output_tokens": output},
+                        "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+                        "usage": {"output_tokens": output_tokens(self.content())},
                     },
                 ),
             ),
             ("tail", _event("message_stop", {"type": "message_stop"})),
         ]
         return events
+
+
+def _start(block: Block) -> dict[str, Any]:
+    """A block as its ``content_block_start`` event opens it (empty)."""
+    if block.type == "thinking":
+        return {"type": "thinking", "thinking": ""}
+    if block.type == "tool_use":
+        return {
+            "type": "tool_use",
+            "id": block.tool_id("toolu_ttfb_"),
+            "name": block.name,
+            "input": {},
+        }
+    return {"type": "text", "text": ""}
+
+
+def _whole(block: Block, start: dict[str, Any]) -> dict[str, Any]:
+    """A block as a complete ``Message`` holds it (``start`` carries its tool id)."""
+    if block.type == "thinking":
+        return {"type": "thinking", "thinking": block.text, "signature": THINKING_SIGNATURE}
+    if block.type == "tool_use":
+        return {**start, "input": block.input}
+    return {"type": "text", "text": block.text}
 
 
 def client_options(
