@@ -220,7 +220,16 @@ class FirstTokenScanner:
         self._pending = events.pop()
         ms = -1.0
         chunks = self.chunks
+        found_here = False
         for event in events:
+            if not self.found:
+                # Decided event by event, as the bytes arrive: a later event of the
+                # same read (one that reclassifies a plain stream) cannot take back a
+                # first token already seen, just as it could not across reads.
+                token = self.rule_ms(self._rule)
+                if token is not None:
+                    self.found = found_here = True
+                    self.token_at = self._start + token / 1000.0
             shape = self.shape
             if shape is None:
                 shape = self._classify(event)
@@ -249,7 +258,7 @@ class FirstTokenScanner:
             elif b'"output_tokens"' in event:
                 self._count(shape, event)
         if self.found:
-            return False
+            return found_here
         token = self.rule_ms(self._rule)
         if token is None:
             return False
@@ -283,9 +292,8 @@ class FirstTokenScanner:
             self.first_data_ms = (perf_counter() - self._start) * 1000.0
         self.shape = shape
         del self.chunks[:]
-        if self._rule == "auto":  # auto's pick was the plain stream's: look again
-            self.found = False
-            self.token_at = None
+        # A first token already reported (a plain data event, by auto) stays: it was
+        # stamped when its bytes arrived, and no later event can un-send it.
         return shape
 
     def rule_ms(self, rule: str) -> float | None:
