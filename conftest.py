@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +21,15 @@ import pytest
 import respx  # noqa: F401
 import trustme  # noqa: F401
 
-import pytest_ttfb.modes.mock  # noqa: F401
+import pytest_ttfb
 from pytest_ttfb.modes.server import LocalServer
+
+# pytest-ttfb's own modules too: the plugin imports most of them lazily, and one first
+# imported inside a pytester run would be dropped after it and imported anew by the
+# next, while the modules kept from before still hold the first copy's state (the
+# emulated network a transport reads, say). Users' processes never unload modules.
+for _module in pkgutil.walk_packages(pytest_ttfb.__path__, "pytest_ttfb."):
+    importlib.import_module(_module.name)
 
 
 @pytest.fixture

@@ -36,18 +36,22 @@ def api_key(ttfb_mock):
     return key
 
 
+# The SDK's own stack: anthropic 0.x runs on httpx, 1.x and later on httpx2.
+SDK_HTTP = httpx if anthropic.__version__.startswith("0.") else httpx2
+
+
 @pytest.mark.max_ttfb(1000)
 def test_an_sdk_client_built_by_the_application(ttfb, api_key):
     # The application's own client, with the recipe's pool: watch() it, don't replace it.
     client = ttfb.watch(
         anthropic.Anthropic(
             api_key=api_key,
-            http_client=httpx2.Client(
+            http_client=SDK_HTTP.Client(
                 http2=True,
-                limits=httpx2.Limits(
+                limits=SDK_HTTP.Limits(
                     max_connections=20, max_keepalive_connections=20, keepalive_expiry=60
                 ),
-                timeout=httpx2.Timeout(connect=5, read=120, write=10, pool=10),
+                timeout=SDK_HTTP.Timeout(connect=5, read=120, write=10, pool=10),
             ),
         )
     )

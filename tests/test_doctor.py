@@ -35,13 +35,15 @@ def test_defaults_that_defeat_the_recipe_are_named(
     result.stdout.fnmatch_lines(
         [
             "*- pytest-ttfb doctor: settings that defeat the recipe -*",
-            "httpx2 client with http2=False, max_connections=1000, keepalive_expiry=5 s "
+            # the SDK's default client: httpx2 (anthropic 1.x and later) or httpx (0.x)
+            "httpx* client with http2=False, max_connections=1000, keepalive_expiry=5 s "
             "(1 request(s) in 1 test(s)):",
             "  - keep-alive expiry of 5 s (httpx's default, and the Anthropic SDK's)*",
             "    fix: Limits(keepalive_expiry=60)",
             "  - HTTP/2 off*",
-            "    fix: httpx2.Client(http2=True), with the h2 package installed "
-            "(pip install 'httpx2[http2]')",
+            # the SDK's own stack's package; [[] and []] are fnmatch's literal brackets
+            "    fix: httpx*.Client(http2=True), with the h2 package installed "
+            "(pip install 'httpx*[[]http2[]]')",
             "httpx client with http2=True, max_connections=2, keepalive_expiry=60 s *:",
             "  - max_connections=2 is below the 5 concurrent HTTP/1.1 requests seen in "
             "*test_small_pool: the rest waited for the pool",
