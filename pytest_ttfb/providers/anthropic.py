@@ -14,12 +14,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .options import sdk_client_options
 from .replies import THINKING_SIGNATURE, Block, output_tokens
 
 __all__ = ["DEFAULT_REPLY", "Reply", "client_options", "error_json", "request_wants_stream"]
 
 DEFAULT_REPLY = "Hello from pytest-ttfb."
-MOCK_API_KEY = "ttfb-mock-key"
 _ids = itertools.count(1)
 
 # The API's error type for each status it uses (https://docs.anthropic.com/en/api/errors).
@@ -192,26 +192,8 @@ def _whole(block: Block, start: dict[str, Any]) -> dict[str, Any]:
 def client_options(
     mode: str, base_url: str | None, environ: dict[str, str]
 ) -> tuple[dict[str, Any], str | None]:
-    """Keyword arguments for ``anthropic.Anthropic`` in ``mode``, or a reason to skip.
-
-    Mock and emulate modes never send the user's key anywhere, not even to the local
-    server: they use a placeholder. Live mode needs ``ANTHROPIC_API_KEY``; the reason to
-    skip without it names where the requests would go (``base_url``, redacted).
-    """
-    options: dict[str, Any] = {}
-    if base_url:
-        options["base_url"] = base_url
-    if mode == "live":
-        key = environ.get("ANTHROPIC_API_KEY")
-        if not key:
-            from ..redact import redact_url
-
-            where = redact_url(base_url) if base_url else "the Anthropic API"
-            return options, (
-                f"ANTHROPIC_API_KEY is not set: live mode sends real requests to {where} "
-                "and needs a key"
-            )
-        options["api_key"] = key
-    else:
-        options["api_key"] = MOCK_API_KEY
-    return options, None
+    """Keyword arguments for the anthropic SDK's client in ``mode``, or a reason to skip
+    (``ANTHROPIC_API_KEY`` unset in live mode); see ``options.sdk_client_options``."""
+    return sdk_client_options(
+        mode, base_url, environ, key_variable="ANTHROPIC_API_KEY", api_name="the Anthropic API"
+    )

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .options import sdk_client_options
 from .replies import Block, output_tokens
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 DEFAULT_REPLY = "Hello from pytest-ttfb."
-MOCK_API_KEY = "ttfb-mock-key"
 BLOCK_TYPES = ("text", "tool_use")
 INPUT_TOKENS = 8
 _ids = itertools.count(1)
@@ -353,26 +353,8 @@ def _text_part(text: str) -> dict[str, Any]:
 def client_options(
     mode: str, base_url: str | None, environ: dict[str, str]
 ) -> tuple[dict[str, Any], str | None]:
-    """Keyword arguments for ``openai.OpenAI`` in ``mode``, or a reason to skip.
-
-    Mock and emulate modes never send the user's key anywhere, not even to the local
-    server: they use a placeholder. Live mode needs ``OPENAI_API_KEY``; the reason to
-    skip without it names where the requests would go (``base_url``, redacted).
-    """
-    options: dict[str, Any] = {}
-    if base_url:
-        options["base_url"] = base_url
-    if mode == "live":
-        key = environ.get("OPENAI_API_KEY")
-        if not key:
-            from ..redact import redact_url
-
-            where = redact_url(base_url) if base_url else "the OpenAI API"
-            return options, (
-                f"OPENAI_API_KEY is not set: live mode sends real requests to {where} "
-                "and needs a key"
-            )
-        options["api_key"] = key
-    else:
-        options["api_key"] = MOCK_API_KEY
-    return options, None
+    """Keyword arguments for the openai SDK's client in ``mode``, or a reason to skip
+    (``OPENAI_API_KEY`` unset in live mode); see ``options.sdk_client_options``."""
+    return sdk_client_options(
+        mode, base_url, environ, key_variable="OPENAI_API_KEY", api_name="the OpenAI API"
+    )
