@@ -28,7 +28,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_ttfb.report.har import Phase, number, request_phases, write_atomically
+from ..stats import nearest_rank
+from .har import Phase, number, request_phases, write_atomically
 
 __all__ = ["MAX_ROWS", "render_html", "write_html"]
 
@@ -213,13 +214,6 @@ def _started_s(record: Mapping[str, Any]) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def _percentile(sorted_values: Sequence[float], percentile: float) -> float:
-    """Nearest rank, as the budgets judge: the smallest value with at least
-    `percentile` % of the values at or below it."""
-    rank = max(1, math.ceil(percentile / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 # --- the page -----------------------------------------------------------------------
@@ -702,7 +696,7 @@ def _distribution(records: Sequence[Mapping[str, Any]], budgets: Sequence[Any]) 
         for v in _thin(values, 2000)
     )
     marks = [
-        (_percentile(values, p), f"{name} {_ms(_percentile(values, p))}", "#1f2630", "2 2")
+        (nearest_rank(values, p), f"{name} {_ms(nearest_rank(values, p))}", "#1f2630", "2 2")
         for name, p in (("p50", 50.0), ("p95", 95.0))
     ]
     marks += [(limit, f"budget {label}", FAIL_COLOUR, "5 3") for limit, label in limits]
