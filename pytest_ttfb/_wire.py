@@ -159,7 +159,10 @@ def ttfb(request: pytest.FixtureRequest) -> Recorder:
     return request.config.stash[_SESSION].recorder(request.node)
 
 
-@pytest.fixture(scope="session", autouse=True)
+# Not autouse: an autouse fixture (and the ``pytestconfig`` and ``request`` it pulls in)
+# would be set up for every test of the suite, used or not (issue 9, row 1); the tests
+# that use the plugin get it through ``ttfb_mock``, which collection adds to them.
+@pytest.fixture(scope="session")
 def _ttfb_network(pytestconfig: pytest.Config) -> Iterator[Emulator | None]:
     from .modes import emulated_network
 
