@@ -7,11 +7,12 @@ as plain data (``to_data`` / ``from_data``).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .budgets.judge import Verdict
-from .budgets.kinds import Budget
-from .measure.record import RequestTiming
+if TYPE_CHECKING:  # at run time, loaded only by the functions that build them
+    from .budgets.judge import Verdict
+    from .budgets.kinds import Budget
+    from .measure.record import RequestTiming
 
 __all__ = ["TestResult"]
 
@@ -21,6 +22,8 @@ def records_to_data(records: list[RequestTiming]) -> list[dict[str, Any]]:
 
 
 def records_from_data(data: list[dict[str, Any]]) -> list[RequestTiming]:
+    from .measure.record import RequestTiming
+
     return [RequestTiming.from_data(fields) for fields in data]
 
 
@@ -104,6 +107,9 @@ class TestResult:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> TestResult:
+        from .budgets.judge import Verdict
+        from .budgets.kinds import Budget
+
         return cls(
             nodeid=data["nodeid"],
             requests=records_from_data(data["requests"]),

@@ -17,17 +17,13 @@ from typing import Any
 
 import pytest
 
-from .budgets.judge import judge
 from .budgets.kinds import KINDS, Budget
 from .budgets.parse import budgets_for
 from .errors import BudgetError, plugin_error_in
 from .measure.active import active_sink, set_active_sink
-from .measure.inflight import connection_prefix
 from .measure.recorder import Recorder
 from .measure.scanner import DEFAULT_RULE, use_first_token_rule
 from .modes import needs_mock
-from .report.failure import failure_text
-from .report.junit import junit_properties
 from .results import TestResult
 from .settings import Settings, resolve
 
@@ -53,6 +49,8 @@ _ANTHROPIC_FIXTURES = frozenset({"anthropic_client", "async_anthropic_client"})
 _ATTEMPT = pytest.StashKey["_Attempt"]()
 _BUDGETS = pytest.StashKey[list[Budget]]()
 _OWN_MARKERS = pytest.StashKey[int]()
+_USES_PLUGIN = pytest.StashKey[bool]()  # a plugin fixture in its closure, or a budget
+_RUNS = pytest.StashKey[int]()  # how many times its setup began (reruns)
 
 
 def marker_lines() -> list[str]:
@@ -61,6 +59,34 @@ def marker_lines() -> list[str]:
 
 
 _LATE_KEY = "ttfb_late"  # in a pytest-xdist worker's workeroutput
+
+
+@dataclass(eq=False)
+class _QuietRun:
+    """A test that uses no plugin fixture and declares no budget, while it runs: it
+    records into a recorder kept for such tests, and becomes an ``_Attempt`` only if
+    something lands there (a client it watched itself, a budget marker added at run
+    time), so the rest of a suite pays for nothing but a few attribute writes."""
+
+    item: pytest.Item
+    number: int  # which attempt of the test (reruns)
+    started_at: float
+    called: bool = False
+    outcome: str | None = None  # of its call phase, or of a setup that did not pass
+
+
+@dataclass(frozen=True)
+class _QuietWindow:
+    """When a quiet test that recorded nothing ran, kept only once some client was
+    instrumented: a request still waiting for its headers at the session's end is
+    given to the test during which it started, quiet or not."""
+
+    nodeid: str
+    number: int
+    started_at: float
+    ended_at: float
+    outcome: str | None
+    called: bool
 
 
 @dataclass(eq=False)
@@ -93,6 +119,9 @@ class TtfbSession:
         self.results: list[TestResult] = []
         self._attempts: list[_Attempt] = []  # this process's, for the late requests
         self._running: dict[str, _Attempt] = {}  # by nodeid, until its teardown is logged
+        self._quiet_recorder = Recorder("")  # shared by the quiet tests, one at a time
+        self._quiet: _QuietRun | None = None  # the quiet test running now
+        self._quiet_windows: list[_QuietWindow] = []
         self.is_worker = hasattr(config, "workerinput")  # a pytest-xdist worker
         self.started = time.time()
         self.order: dict[str, int] = {}  # node id -> position in the collected tests
@@ -101,6 +130,8 @@ class TtfbSession:
         self.baseline_path: str | None = None
         use_first_token_rule(self.settings.first_token)
         if self.is_worker:  # connection ids unique across the workers' reports
+            from .measure.inflight import connection_prefix
+
             connection_prefix.text = f"{config.workerinput['workerid']}-c"  # type: ignore[attr-defined]
         else:
             self._find_baseline()
@@ -109,7 +140,10 @@ class TtfbSession:
         """Put the process-wide switches back, for whatever runs next in this process."""
         use_first_token_rule(DEFAULT_RULE)
         set_active_sink(None)
-        connection_prefix.text = "c"
+        if "pytest_ttfb.measure.inflight" in sys.modules:
+            from .measure.inflight import connection_prefix
+
+            connection_prefix.text = "c"
 
     def _find_baseline(self) -> None:
         """The run to compare with (``--ttfb-compare``, or for the gates the latest
@@ -151,6 +185,8 @@ class TtfbSession:
             item.stash[_BUDGETS] = budgets
             # applymarker() adds to own_markers: a change means budgets added at run time.
             item.stash[_OWN_MARKERS] = len(item.own_markers)
+            names = getattr(item, "fixturenames", ())
+            item.stash[_USES_PLUGIN] = bool(budgets) or not PLUGIN_FIXTURES.isdisjoint(names)
             self._route_to_mock(item, bool(budgets))
         if problems:
             raise pytest.UsageError("pytest-ttfb: invalid budget marker\n" + "\n".join(problems))
@@ -178,30 +214,77 @@ class TtfbSession:
 
     def start_attempt(self, item: pytest.Item) -> None:
         """The test's setup begins: a new attempt, with a recorder and a result of its
-        own, so a rerun is judged on its own requests only."""
+        own, so a rerun is judged on its own requests only. A test that does not use
+        the plugin runs quiet (``_QuietRun``) until it records something."""
+        number = item.stash.get(_RUNS, 0) + 1
+        item.stash[_RUNS] = number
         previous = item.stash.get(_ATTEMPT, None)
         if previous is not None:
             previous.result.final = False
-        recorder = Recorder(item.nodeid)
+            del item.stash[_ATTEMPT]
+        if item.stash.get(_USES_PLUGIN, True):
+            attempt = self._new_attempt(item, Recorder(item.nodeid), number, perf_counter())
+            attempt.recorder.when = "setup"
+            set_active_sink(attempt.recorder)
+            return
+        recorder = self._quiet_recorder
+        if recorder.pending or recorder.requests or recorder.unmatched or recorder.failures:
+            # Left over by a quiet test that never reached its teardown (interrupted).
+            recorder = self._quiet_recorder = Recorder("")
+        recorder.nodeid = item.nodeid
         recorder.when = "setup"
+        self._quiet = _QuietRun(item, number, perf_counter())
+        set_active_sink(recorder)
+
+    def _new_attempt(
+        self, item: pytest.Item, recorder: Recorder, number: int, started_at: float
+    ) -> _Attempt:
         result = TestResult(
             item.nodeid,
             recorder.requests,
             item.stash.get(_BUDGETS, []),
             enforced=self.settings.enforce_budgets,
             unmatched=recorder.unmatched,
-            attempt=previous.result.attempt + 1 if previous is not None else 1,
+            attempt=number,
             uses_anthropic=not _ANTHROPIC_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())),
         )
-        attempt = _Attempt(result, recorder)
+        attempt = _Attempt(result, recorder, started_at)
         item.stash[_ATTEMPT] = attempt
         self._attempts.append(attempt)
         self._running[item.nodeid] = attempt
         self.results.append(result)
-        set_active_sink(recorder)
+        return attempt
+
+    def _quiet_run(self, item: pytest.Item) -> _QuietRun | None:
+        quiet = self._quiet
+        return quiet if quiet is not None and quiet.item is item else None
+
+    def _quiet_recorded(self, item: pytest.Item) -> bool:
+        """Whether the quiet test has anything to report or judge."""
+        recorder = self._quiet_recorder
+        return bool(
+            recorder.pending
+            or recorder.requests
+            or recorder.unmatched
+            or recorder.failures
+            or len(item.own_markers) != item.stash.get(_OWN_MARKERS, -1)
+        )
+
+    def _promote(self, quiet: _QuietRun) -> _Attempt:
+        """The quiet test recorded something: from now on an attempt like any other,
+        with the shared recorder as its own (the next quiet test gets a new one)."""
+        recorder = self._quiet_recorder
+        self._quiet_recorder = Recorder("")
+        self._quiet = None
+        attempt = self._new_attempt(quiet.item, recorder, quiet.number, quiet.started_at)
+        attempt.result.called = quiet.called
+        attempt.result.outcome = quiet.outcome
+        return attempt
 
     def end_test(self, item: pytest.Item) -> None:
         set_active_sink(None)
+        if self._quiet_run(item) is not None:
+            self._quiet = None
 
     def recorder(self, item: pytest.Item) -> Recorder:
         return item.stash[_ATTEMPT].recorder
@@ -210,21 +293,35 @@ class TtfbSession:
         attempt = item.stash.get(_ATTEMPT, None)
         if attempt is not None:
             attempt.recorder.when = "teardown"
+        elif self._quiet_run(item) is not None:
+            self._quiet_recorder.when = "teardown"
 
-    def begin_call(self, item: pytest.Item) -> TestResult:
-        attempt = item.stash[_ATTEMPT]
+    def begin_call(self, item: pytest.Item) -> TestResult | None:
+        """The test's body begins: its result (``None`` for a quiet test)."""
+        attempt = item.stash.get(_ATTEMPT, None)
+        if attempt is None:
+            quiet = self._quiet_run(item)
+            if quiet is not None:
+                quiet.called = True
+                self._quiet_recorder.when = "call"
+            return None
         attempt.recorder.when = "call"
         attempt.result.called = True
         return attempt.result
 
     def end_call(
-        self, item: pytest.Item, result: TestResult, body_error: BaseException | None
+        self, item: pytest.Item, result: TestResult | None, body_error: BaseException | None
     ) -> None:
         """Judge the test's budgets when its body ended; fail it on a breach (or add the
         breach to the report when the body already failed)."""
         # A test that skipped itself (or was interrupted) has nothing to be judged on.
         if body_error is not None and not isinstance(body_error, Exception | pytest.fail.Exception):
             return
+        if result is None:  # a quiet test: judged only if it recorded something
+            quiet = self._quiet_run(item)
+            if quiet is None or not self._quiet_recorded(item):
+                return
+            result = self._promote(quiet).result
         recorder = item.stash[_ATTEMPT].recorder
         if body_error is not None:
             own = plugin_error_in(body_error)
@@ -244,6 +341,9 @@ class TtfbSession:
                 pytest.fail(message, pytrace=False)
             item.add_report_section("call", "ttfb", message)
             return
+        from .budgets.judge import judge
+        from .report.failure import failure_text
+
         scale = self.settings.budget_scale
         result.verdicts = judge(result.budgets, recorder.requests, scale)
         if result.unmatched:
@@ -267,7 +367,17 @@ class TtfbSession:
             report.longrepr = str(own_error)
         attempt = item.stash.get(_ATTEMPT, None)
         if attempt is None:
-            return
+            quiet = self._quiet_run(item)
+            if quiet is None:
+                return
+            if report.when != "teardown":
+                if report.when == "call" or report.outcome != "passed":
+                    quiet.outcome = _outcome(report)
+                return
+            if not self._quiet_recorded(item):
+                self._end_quiet(quiet)
+                return
+            attempt = self._promote(quiet)
         result = attempt.result
         outcome = _outcome(report)
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
@@ -276,6 +386,26 @@ class TtfbSession:
             if report.failed and result.outcome in (None, "passed", "xpassed"):
                 result.outcome = "error"
             self._end_attempt(attempt)
+
+    def _end_quiet(self, quiet: _QuietRun) -> None:
+        """A quiet test that recorded nothing ended: nothing to keep, but its window
+        once a client was instrumented (a request of its may still be waiting)."""
+        self._quiet = None
+        if active_sink() is self._quiet_recorder:
+            set_active_sink(None)
+        if "pytest_ttfb.measure.stacks" in sys.modules:
+            from .measure.stacks import instrumented_any
+
+            if instrumented_any():
+                window = _QuietWindow(
+                    quiet.item.nodeid,
+                    quiet.number,
+                    quiet.started_at,
+                    perf_counter(),
+                    quiet.outcome,
+                    quiet.called,
+                )
+                self._quiet_windows.append(window)
 
     def _end_attempt(self, attempt: _Attempt) -> None:
         """After the teardown: the attempt's records are complete; anything that ends
@@ -306,6 +436,8 @@ class TtfbSession:
         if not result.reportable:
             return
         if result.final:
+            from .report.junit import junit_properties
+
             report.user_properties.extend(junit_properties(result))
         if self.is_worker:  # pytest-xdist: send it home on the report
             data = result.to_data()
@@ -358,7 +490,9 @@ class TtfbSession:
         a recorder (the transports hand them over when the headers arrive): find them
         among the live objects, once, at the session's end, and give each to the test
         during which it started (one test runs at a time in a process)."""
-        if not self._attempts or "pytest_ttfb.measure.stacks" not in sys.modules:
+        if not (self._attempts or self._quiet_windows):
+            return
+        if "pytest_ttfb.measure.stacks" not in sys.modules:
             return  # no client was ever instrumented: no request can be in flight
         from .measure.stacks import instrumented_any
 
@@ -385,6 +519,33 @@ class TtfbSession:
                 ):
                     attempt.recorder.pending.append(candidate)
                     break
+            else:
+                for window in self._quiet_windows:
+                    if window.started_at <= candidate.start <= window.ended_at:
+                        self._window_attempt(window).recorder.pending.append(candidate)
+                        break
+
+    def _window_attempt(self, window: _QuietWindow) -> _Attempt:
+        """The attempt of a quiet test that turns out to have started a request after
+        all (found in flight at the session's end): made now, once."""
+        self._quiet_windows.remove(window)
+        recorder = Recorder(window.nodeid)
+        later = [a.result.attempt for a in self._attempts if a.result.nodeid == window.nodeid]
+        later += [w.number for w in self._quiet_windows if w.nodeid == window.nodeid]
+        result = TestResult(
+            window.nodeid,
+            recorder.requests,
+            enforced=self.settings.enforce_budgets,
+            unmatched=recorder.unmatched,
+            attempt=window.number,
+            final=all(number < window.number for number in later),
+            outcome=window.outcome,
+            called=window.called,
+        )
+        attempt = _Attempt(result, recorder, window.started_at, window.ended_at)
+        self._attempts.append(attempt)
+        self.results.append(result)
+        return attempt
 
     # -- pytest-xdist ---------------------------------------------------------------
 
@@ -424,6 +585,8 @@ class TtfbSession:
         return sorted(self.results, key=lambda r: self.order.get(r.nodeid, last))
 
     def terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.after_run and not any(result.reportable for result in self.results):
+            return  # nothing recorded, nothing to say (and the report modules stay unloaded)
         from .report.terminal import doctor_lines, short_lines, summary_lines, wrap
 
         style = self.settings.report_style

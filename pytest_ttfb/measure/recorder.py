@@ -9,9 +9,10 @@ caller abandons the stream; the ``RequestTiming`` is built from it when
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .record import RequestTiming
+if TYPE_CHECKING:
+    from .record import RequestTiming
 
 __all__ = ["Recorder"]
 

@@ -1,0 +1,154 @@
+"""Tests that use no plugin fixture and declare no budget run *quiet*: the plugin keeps
+nothing for them (issue 9, row 1), yet whatever they do record is never lost. A client
+they instrument themselves (``pytest_ttfb.watch``), a budget marker they add at run
+time, a request still in flight when they end: each makes them a reported test, as if
+they had used the plugin from the start. Checked against a real TLS + HTTP/2 server on
+loopback, whose own count of accepted connections the records must agree with."""
+
+import json
+
+import pytest
+
+from pytest_ttfb.modes.server import LocalServer
+
+CLIENT = """
+import os, ssl, threading, time
+import httpx, httpx2
+import pytest
+import pytest_ttfb
+
+URL = os.environ["TTFB_TEST_URL"]
+CONTEXT = ssl.create_default_context(cafile=os.environ["TTFB_TEST_CA"])
+STACKS = {"httpx": httpx, "httpx2": httpx2}
+"""
+
+
+def entries_in(path: str) -> dict[str, list[dict]]:
+    with open(path) as handle:
+        document = json.load(handle)
+    tests: dict[str, list[dict]] = {}
+    for entry in document["tests"]:
+        tests.setdefault(entry["nodeid"].split("::")[1], []).append(entry)
+    return tests
+
+
+@pytest.mark.parametrize("stack", ["httpx", "httpx2"])
+@pytest.mark.parametrize("xdist", [(), ("-n", "2", "--dist", "loadfile")], ids=["alone", "xdist"])
+def test_a_quiet_test_that_watches_a_client_is_reported(
+    pytester: pytest.Pytester, local_server: LocalServer, stack: str, xdist: tuple[str, ...]
+) -> None:
+    pytester.makepyfile(
+        CLIENT
+        + f"""
+def test_before():
+    assert True
+
+def test_watches_its_own_client():
+    client = pytest_ttfb.watch(STACKS["{stack}"].Client(verify=CONTEXT, http2=True))
+    with client:
+        for _ in range(3):
+            assert client.get(URL + "/ok").status_code == 200
+
+def test_after():  # quiet again: nothing of the previous test's is counted here
+    assert True
+"""
+    )
+    result = pytester.runpytest("--ttfb-mode=live", "--ttfb-json=r.json", *xdist)
+    result.assert_outcomes(passed=3)
+    tests = entries_in("r.json")
+    assert set(tests) == {"test_watches_its_own_client"}
+    (entry,) = tests["test_watches_its_own_client"]
+    assert (entry["attempt"], entry["final"], entry["outcome"]) == (1, True, "passed")
+    assert len(entry["requests"]) == 3
+    assert sum(r["new_connection"] for r in entry["requests"]) == len(local_server.connections) == 1
+    assert {r["when"] for r in entry["requests"]} == {"call"}
+
+
+def test_a_quiet_test_with_a_runtime_budget_is_judged(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    pytester.makepyfile(
+        CLIENT
+        + """
+def test_breaches_a_budget_it_added(request):
+    request.applymarker(pytest.mark.max_ttfb(50))
+    with pytest_ttfb.watch(httpx2.Client(verify=CONTEXT)) as client:
+        client.get(URL + "/delay/200")
+
+def test_meets_a_budget_it_added(request):
+    request.applymarker(pytest.mark.max_new_connections(1))
+    with pytest_ttfb.watch(httpx.Client(verify=CONTEXT)) as client:
+        client.get(URL + "/ok")
+"""
+    )
+    result = pytester.runpytest("--ttfb-mode=live", "--ttfb-json=r.json")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["pytest-ttfb: max_ttfb(50 ms) breached*"])
+    tests = entries_in("r.json")
+    assert tests["test_breaches_a_budget_it_added"][0]["verdict"] == "FAIL (budget)"
+    assert tests["test_meets_a_budget_it_added"][0]["verdict"] == "pass"
+    assert len(local_server.connections) == 2
+
+
+def test_a_quiet_rerun_keeps_its_attempt_number(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    pytester.makepyfile(
+        CLIENT
+        + """
+RUNS = []
+
+def test_records_on_its_second_attempt():
+    RUNS.append(1)
+    if len(RUNS) == 1:
+        raise AssertionError("first attempt: fails before any request")
+    with pytest_ttfb.watch(httpx2.Client(verify=CONTEXT)) as client:
+        client.get(URL + "/ok")
+"""
+    )
+    result = pytester.runpytest(
+        "--ttfb-mode=live", "--ttfb-json=r.json", "--reruns", "1", "-p", "no:randomly"
+    )
+    assert result.parseoutcomes()["passed"] == 1
+    assert result.parseoutcomes()["rerun"] == 1
+    (entry,) = entries_in("r.json")["test_records_on_its_second_attempt"]
+    assert (entry["attempt"], entry["final"], entry["outcome"]) == (2, True, "passed")
+    assert len(entry["requests"]) == 1
+
+
+@pytest.mark.parametrize("xdist", [(), ("-n", "2", "--dist", "loadfile")], ids=["alone", "xdist"])
+def test_a_quiet_tests_unfinished_request_is_adopted_at_the_end(
+    pytester: pytest.Pytester, local_server: LocalServer, xdist: tuple[str, ...]
+) -> None:
+    # The client is instrumented by an earlier test; the quiet test only uses it, from a
+    # thread whose request outlives the session: found in flight, given to that test.
+    pytester.makepyfile(
+        CLIENT
+        + """
+CLIENTS = []
+
+def test_instruments(ttfb):
+    CLIENTS.append(ttfb.watch(httpx2.Client(verify=CONTEXT, timeout=60)))
+    CLIENTS[0].get(URL + "/ok")
+
+def test_quiet_before():
+    assert True
+
+def test_quiet_starts_a_hanging_request():
+    threading.Thread(target=CLIENTS[0].get, args=(URL + "/delay/20000",), daemon=True).start()
+    time.sleep(0.3)
+
+def test_quiet_after():
+    assert True
+"""
+    )
+    result = pytester.runpytest(
+        "--ttfb-mode=live", "--ttfb-json=r.json", "-p", "no:randomly", *xdist
+    )
+    result.assert_outcomes(passed=4)
+    tests = entries_in("r.json")
+    assert set(tests) == {"test_instruments", "test_quiet_starts_a_hanging_request"}
+    (entry,) = tests["test_quiet_starts_a_hanging_request"]
+    (request,) = entry["requests"]
+    assert (request["late"], request["error"], request["total_ms"]) == (True, "unfinished", None)
+    assert (entry["attempt"], entry["final"], entry["outcome"]) == (1, True, "passed")
