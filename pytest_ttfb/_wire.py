@@ -159,14 +159,14 @@ def ttfb(request: pytest.FixtureRequest) -> Recorder:
     return request.config.stash[_SESSION].recorder(request.node)
 
 
-# Not autouse: an autouse fixture (and the ``pytestconfig`` and ``request`` it pulls in)
+# Not autouse: an autouse fixture (and the ``request`` fixture it pulls in)
 # would be set up for every test of the suite, used or not (issue 9, row 1); the tests
 # that use the plugin get it through ``ttfb_mock``, which collection adds to them.
 @pytest.fixture(scope="session")
-def _ttfb_network(pytestconfig: pytest.Config) -> Iterator[Emulator | None]:
+def _ttfb_network(request: pytest.FixtureRequest) -> Iterator[Emulator | None]:
     from .modes import emulated_network
 
-    with emulated_network(pytestconfig.stash[_SESSION].settings) as emulator:
+    with emulated_network(request.config.stash[_SESSION].settings) as emulator:
         yield emulator
 
 
@@ -180,9 +180,7 @@ def ttfb_emulator(_ttfb_network: Emulator | None) -> Emulator:
 
 
 @pytest.fixture
-def ttfb_mock(
-    request: pytest.FixtureRequest, _ttfb_network: Emulator | None
-) -> Iterator[TtfbRouter]:
+def ttfb_mock(request: pytest.FixtureRequest) -> Iterator[TtfbRouter]:
     """The router with the Anthropic Messages and OpenAI Chat Completions and Responses
     routes declared. It answers in-process in mock mode, from the emulated server in
     emulate mode, and not at all in live mode."""
@@ -190,44 +188,47 @@ def ttfb_mock(
     from .modes.mock import TtfbRouter
 
     settings = request.config.stash[_SESSION].settings
-    with serving(TtfbRouter(history=settings.mock_history), settings.mode, _ttfb_network) as router:
+    # Asked for by name, and only in emulate mode: every fixture a test's closure lists
+    # costs each test a lookup (issue 9, row 2).
+    network = request.getfixturevalue("_ttfb_network") if settings.mode == "emulate" else None
+    with serving(TtfbRouter(history=settings.mock_history), settings.mode, network) as router:
         yield router
 
 
 @pytest.fixture(scope="session")
-def ttfb_client(pytestconfig: pytest.Config) -> Iterator[Any]:
+def ttfb_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Pooled, instrumented ``httpx2.Client`` with the recipe's settings."""
     from .clients import session_client
 
-    pool = pytestconfig.stash[_SESSION].settings.pool
+    pool = request.config.stash[_SESSION].settings.pool
     yield from session_client(pool, "httpx2", "ttfb_client", asynchronous=False)
 
 
 @pytest.fixture(scope="session")
-def ttfb_async_client(pytestconfig: pytest.Config) -> Iterator[Any]:
+def ttfb_async_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The async twin of ``ttfb_client`` (``httpx2.AsyncClient``)."""
     from .clients import session_client
 
-    pool = pytestconfig.stash[_SESSION].settings.pool
+    pool = request.config.stash[_SESSION].settings.pool
     name = "ttfb_async_client (and the async SDK clients, which share it)"
     yield from session_client(pool, "httpx2", name, asynchronous=True)
 
 
 @pytest.fixture(scope="session")
-def ttfb_httpx_client(pytestconfig: pytest.Config) -> Iterator[Any]:
+def ttfb_httpx_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     """``ttfb_client`` on httpx 0.28 (``httpx.Client``)."""
     from .clients import session_client
 
-    pool = pytestconfig.stash[_SESSION].settings.pool
+    pool = request.config.stash[_SESSION].settings.pool
     yield from session_client(pool, "httpx", "ttfb_httpx_client", asynchronous=False)
 
 
 @pytest.fixture(scope="session")
-def ttfb_httpx_async_client(pytestconfig: pytest.Config) -> Iterator[Any]:
+def ttfb_httpx_async_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The async twin of ``ttfb_httpx_client`` (``httpx.AsyncClient``)."""
     from .clients import session_client
 
-    pool = pytestconfig.stash[_SESSION].settings.pool
+    pool = request.config.stash[_SESSION].settings.pool
     name = "ttfb_httpx_async_client (and the async SDK clients on httpx)"
     yield from session_client(pool, "httpx", name, asynchronous=True)
 

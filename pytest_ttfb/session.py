@@ -194,21 +194,30 @@ class TtfbSession:
     def _route_to_mock(self, item: pytest.Item, has_budgets: bool) -> None:
         """Mock (and emulate) mode answers only the tests that use the plugin: for those,
         ``ttfb_mock`` joins the test's fixtures, where an autouse fixture would stand
-        (after the wider-scoped ones), instead of an autouse fixture in every test."""
+        (after the wider-scoped ones), instead of an autouse fixture in every test. In
+        emulate mode the emulated network comes first of all, as an autouse session
+        fixture would: up before any wider-scoped fixture of the test's connects."""
         names = getattr(item, "fixturenames", None)
         info = getattr(item, "_fixtureinfo", None)
-        if names is None or info is None or "ttfb_mock" in names:
+        if names is None or info is None:
             return
         if not needs_mock(self.settings.mode, names, PLUGIN_FIXTURES, has_budgets):
             return
-        position = len(names)
-        for index, name in enumerate(names):
-            definitions = info.name2fixturedefs.get(name)
-            if definitions and definitions[-1].scope == "function":
-                position = index
-                break
-        # A copy: the parametrized items of one function share their fixture list.
-        item.fixturenames = [*names[:position], "ttfb_mock", *names[position:]]  # type: ignore[attr-defined]
+        wanted = list(names)  # a copy: a function's parametrized items share their list
+        if "ttfb_mock" not in wanted:
+            position = len(wanted)
+            for index, name in enumerate(wanted):
+                definitions = info.name2fixturedefs.get(name)
+                if definitions and definitions[-1].scope == "function":
+                    position = index
+                    break
+            wanted.insert(position, "ttfb_mock")
+        if self.settings.mode == "emulate" and wanted[:1] != ["_ttfb_network"]:
+            if "_ttfb_network" in wanted:  # asked for by ttfb_emulator, say: earlier
+                wanted.remove("_ttfb_network")
+            wanted.insert(0, "_ttfb_network")
+        if wanted != names:
+            item.fixturenames = wanted  # type: ignore[attr-defined]
 
     # -- one test: each attempt (pytest-rerunfailures runs a test again) ----------
 

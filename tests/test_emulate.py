@@ -56,6 +56,28 @@ def test_cold_then_warm(anthropic_client, ttfb):
     result.assert_outcomes(passed=1)
 
 
+def test_a_session_fixtures_request_goes_through_the_emulated_network(
+    pytester: pytest.Pytester,
+) -> None:
+    # The network is up before the test's wider-scoped fixtures run, as an autouse
+    # fixture's would be: a warm-up request in one of them is emulated, not sent out.
+    result = run_emulated(
+        pytester,
+        """
+@pytest.fixture(scope="session")
+def warm(ttfb_client):
+    return ttfb_client.get("https://api.anthropic.com/v1/models")
+
+def test_after_a_warm_up(warm, ttfb_mock, ttfb_client, ttfb_emulator):
+    assert warm.status_code == 503  # the emulated server, between tests' routes
+    assert b"no test is running" in warm.content
+    assert ttfb_emulator.connections == 1
+""",
+        in_process=True,
+    )
+    result.assert_outcomes(passed=1)
+
+
 def test_server_time_adds_to_the_round_trips(pytester: pytest.Pytester) -> None:
     result = run_emulated(
         pytester,

@@ -107,9 +107,24 @@ def test_declared_before_or_after_the_knobs(anthropic_client, ttfb_mock):
 def test_other_urls_still_get_the_built_in_one(anthropic_client, ttfb_mock):
     ttfb_mock.post("https://elsewhere.test/v1/messages").respond(json=MINE)
     assert anthropic_client.messages.create(**ASK).content[0].text == "Hello from pytest-ttfb."
+
+def test_the_built_in_routes_exact_pattern_taken_first(anthropic_client, ttfb_mock):
+    # The built-in routes are declared when first needed: one of the test's own on
+    # the very same pattern, declared before, is not merged into (or answered by) it.
+    mine = ttfb_mock.post(path__regex=r"/v1/messages$").respond(json=MINE)
+    assert ttfb_mock["chat_completions"].call_count == 0  # declares the built-in routes
+    assert anthropic_client.messages.create(**ASK).content[0].text == "mine"
+    assert anthropic_client.messages.create(**ASK).content[0].text == "mine"
+    assert mine.call_count == 2
+
+def test_the_built_in_routes_can_be_looked_up_before_any_request(anthropic_client, ttfb_mock):
+    assert "messages" in ttfb_mock.routes and "responses" in ttfb_mock.routes
+    assert ttfb_mock["chat_completions"].call_count == 0
+    assert anthropic_client.messages.create(**ASK).content[0].text == "Hello from pytest-ttfb."
+    assert ttfb_mock["messages"].call_count == 1
 """
     )
-    pytester.runpytest(f"--ttfb-mode={mode}", "--ttfb-rtt=5").assert_outcomes(passed=2)
+    pytester.runpytest(f"--ttfb-mode={mode}", "--ttfb-rtt=5").assert_outcomes(passed=4)
 
 
 def test_a_route_on_the_users_own_respx_router_wins(pytester: pytest.Pytester) -> None:

@@ -20,6 +20,7 @@ import httpx
 import respx
 from respx.mocks import HTTPCoreMocker, Mocker
 from respx.models import AllMockedAssertionError, Call, CallList, Route, RouteList
+from respx.patterns import M
 
 from ..durations import parse_duration
 from ..errors import PluginError
@@ -42,6 +43,7 @@ __all__ = [
 MESSAGES_PATH = r"/v1/messages$"
 CHAT_COMPLETIONS_PATH = r"/v1/chat/completions$"
 RESPONSES_PATH = r"/v1/responses$"
+_BUILT_IN_PATHS = (MESSAGES_PATH, CHAT_COMPLETIONS_PATH, RESPONSES_PATH)
 
 
 # respx keeps a registry of mocker names; a re-import of this module (pytester's
@@ -187,15 +189,45 @@ def _is_fallback(route: Route) -> bool:
     return getattr(route, "ttfb_fallback", False) is True
 
 
+# The built-in provider routes, by name: declared when first needed (see _FallbackLast).
+BUILT_IN_ROUTES = ("messages", "chat_completions", "responses")
+
+
 class _FallbackLast(RouteList):
     """respx's route list, whose built-in provider routes answer only what no other
-    route does: a resolution iterates the phase's routes only (see ``_phase``)."""
+    route does: a resolution iterates the phase's routes only (see ``_phase``).
+
+    The built-in routes are declared when first needed, not with every ``ttfb_mock``
+    (a respx route costs about 0.1 ms to make, and most tests never reach them): when
+    a request falls through to them, or when one is looked up by name
+    (``ttfb_mock["messages"]``). ``declare_built_ins`` declares those not declared yet.
+    """
+
+    def __init__(self, declare_built_ins: Callable[[], None]) -> None:
+        super().__init__()
+        self._declare_built_ins: Callable[[], None] | None = declare_built_ins
+
+    def built_ins_needed(self) -> None:
+        declare, self._declare_built_ins = self._declare_built_ins, None
+        if declare is not None:
+            declare()
+
+    def __getitem__(self, key: int | str) -> Route:
+        if key in BUILT_IN_ROUTES:
+            self.built_ins_needed()
+        return super().__getitem__(key)
+
+    def __contains__(self, name: str) -> bool:
+        if name in BUILT_IN_ROUTES:
+            self.built_ins_needed()
+        return super().__contains__(name)
 
     def __iter__(self) -> Iterator[Route]:
         phase = _phase.get()
         if phase == "own":
             return (route for route in self._routes if not _is_fallback(route))
         if phase == "fallback":
+            self.built_ins_needed()
             return (route for route in self._routes if _is_fallback(route))
         return iter(
             [r for r in self._routes if not _is_fallback(r)]
@@ -269,8 +301,8 @@ class TtfbRouter(respx.MockRouter):
     Beyond respx: ``route()`` (and ``get()``, ``post()``...) take ``latency=`` (a
     duration: ms, or ``"250ms"``, ``"1.5s"``), the server's time before the response
     headers; ``messages()``, ``chat_completions()`` and ``responses()`` re-declare the
-    built-in Anthropic Messages and OpenAI routes (already declared, JSON and
-    streaming), which answer only requests no other route matches; ``mode`` says
+    built-in Anthropic Messages and OpenAI routes (there without being declared, JSON
+    and streaming), which answer only requests no other route matches; ``mode`` says
     which mode answers the routes (``"live"``: none does). The call history of the
     router and of each route keeps the last ``history`` calls (``call_count`` stays
     exact).
@@ -278,15 +310,22 @@ class TtfbRouter(respx.MockRouter):
 
     def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
         super().__init__(assert_all_called=False, assert_all_mocked=True, using=None)
-        self.routes = _FallbackLast()
+        self.routes = _FallbackLast(self._declare_built_ins)
         self._ttfb_history = history
         self.calls = BoundedCallList(name="respx", keep=history)
         # The mode answering the routes: "mock", "emulate", or "live" (then nothing
         # does: a test that needs its own routes can skip, saying so).
         self.mode = "mock"
-        self.messages()
-        self.chat_completions()
-        self.responses()
+
+    def _declare_built_ins(self) -> None:
+        """The built-in routes the test has not declared itself, with their defaults;
+        not one whose exact pattern a route of the test's has taken (respx would merge
+        the two, and the test's answer must win)."""
+        declared = self.routes._names
+        patterns = [route.pattern for route in self.routes._routes]
+        for name, path in zip(BUILT_IN_ROUTES, _BUILT_IN_PATHS, strict=True):
+            if name not in declared and M(method="POST", path__regex=path) not in patterns:
+                getattr(self, name)()
 
     def route(
         self, *patterns: Any, name: str | None = None, latency: float | None = None, **lookups: Any
