@@ -73,3 +73,53 @@ def test_unmatched_by_every_router_still_fails(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest("-k", "no_router")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*no ttfb_mock route matches GET https://nobody.test/*"])
+
+
+UNPATCHED = """
+import httpcore
+import httpcore2
+import pytest
+import respx
+
+# What the transports' classes hold before any router starts.
+ORIGINAL = {
+    (module, name, method): module_class.__dict__.get(method)
+    for module in (httpcore, httpcore2)
+    for name in ("ConnectionPool", "AsyncConnectionPool", "HTTPConnection")
+    for module_class in [getattr(module, name)]
+    for method in ("handle_request", "handle_async_request")
+}
+
+def current():
+    return {
+        key: getattr(key[0], key[1]).__dict__.get(key[2]) for key in ORIGINAL
+    }
+
+def test_patched_while_ttfb_mock_runs(ttfb_mock):
+    changed = [key for key, value in current().items() if value is not ORIGINAL[key]]
+    assert {key[0] for key in changed} == {httpcore, httpcore2}
+
+def test_a_users_router_inside(ttfb_mock):
+    with respx.mock(using="httpcore", assert_all_called=False) as user:
+        user.get("https://user.test/").respond(200)
+    # ttfb_mock is still running: still patched after the user's router left
+    assert current() != ORIGINAL
+
+def test_then_a_plain_test_sees_the_originals():
+    assert current() == ORIGINAL
+
+def test_then_respx_alone_patches_and_restores():
+    with respx.mock(using="httpcore"):
+        assert current() != ORIGINAL
+    assert current() == ORIGINAL
+
+def test_last():
+    assert current() == ORIGINAL
+"""
+
+
+def test_the_transports_are_put_back_after_every_router(pytester: pytest.Pytester) -> None:
+    # ttfb_mock sets its patched methods at each start instead of respx's mock.patch:
+    # whoever stops last (ttfb_mock or a user's respx router) puts the originals back.
+    pytester.makepyfile(UNPATCHED)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=5)

@@ -62,6 +62,65 @@ _resolving_for: contextvars.ContextVar[type[Mocker] | None] = contextvars.Contex
 _MISSING = object()
 
 
+class _SwappedPatches:
+    """A mocker's patched target methods, made once and swapped in and out.
+
+    respx patches each target method with ``unittest.mock.patch(spec=True)`` at every
+    start, about 0.4 ms a test for each mocker (issue 9, row 2). This makes the same
+    patched methods once and sets them on their classes at each start. It stands in
+    respx's ``_patches`` list as one patch, so respx's own ``start`` (a user's respx
+    router) sees the targets patched, and respx's ``stop`` (ours or a user's, when the
+    last router leaves) calls ``stop()`` here to put the originals back.
+    """
+
+    def __init__(self, mocker: type[Mocker]) -> None:
+        self._mocker = mocker
+        self._targets: tuple[str, ...] = ()
+        # (class, method name, what the class itself held, patched method)
+        self._swaps: list[tuple[type, str, Any, Any]] = []
+
+    def start(self) -> None:
+        mocker = self._mocker
+        if self._targets != tuple(mocker.targets):  # respx can add targets
+            self._swaps = []
+            for target in mocker.targets:
+                module_name, _, class_name = target.rpartition(".")
+                try:
+                    owner = getattr(importlib.import_module(module_name), class_name)
+                except (ImportError, AttributeError):
+                    continue  # as respx skips a target it cannot patch
+                for method in mocker.target_methods:
+                    original = getattr(owner, method, None)
+                    if original is not None:
+                        own = owner.__dict__.get(method, _MISSING)
+                        patched = mocker.mock(original)  # type: ignore[no-untyped-call]
+                        self._swaps.append((owner, method, own, patched))
+            self._targets = tuple(mocker.targets)
+        for owner, method, _, patched in self._swaps:
+            setattr(owner, method, patched)
+
+    def stop(self) -> None:
+        for owner, method, own, _ in self._swaps:
+            if own is _MISSING:
+                delattr(owner, method)
+            else:
+                setattr(owner, method, own)
+
+
+_swapped: dict[type[Mocker], _SwappedPatches] = {}
+
+
+def start_swapped(mocker: type[Mocker]) -> None:
+    """``mocker.start()``, with patched methods made once per process (see above)."""
+    if mocker._patches:  # patched already, by us or respx
+        return
+    swapped = _swapped.get(mocker)
+    if swapped is None:
+        swapped = _swapped[mocker] = _SwappedPatches(mocker)
+    swapped.start()
+    mocker._patches.append(swapped)  # type: ignore[arg-type]  # one stand-in for its patches
+
+
 class HTTPCore2Mocker(HTTPCoreMocker):
     """respx's httpcore mocker, aimed at httpcore2 (under httpx2 and the Anthropic SDK)."""
 
@@ -91,43 +150,9 @@ class HTTPCore2Mocker(HTTPCoreMocker):
         "httpcore2._async.http_proxy.AsyncHTTPProxy",
     ]
 
-    # respx patches each target with unittest.mock.patch at every start, about 0.3 ms a
-    # test; these targets are ours alone, so their patched methods are made once and
-    # swapped in and out: (class, method name, what the class itself held, patched).
-    _swaps: ClassVar[list[tuple[type, str, Any, Any]]] = []
-    _swapped_targets: ClassVar[tuple[str, ...]] = ()
-    _started: ClassVar[bool] = False
-
     @classmethod
     def start(cls) -> None:
-        if cls._started:
-            return
-        if cls._swapped_targets != tuple(cls.targets):  # respx can add targets
-            cls._swaps = []
-            for target in cls.targets:
-                module_name, _, class_name = target.rpartition(".")
-                owner = getattr(importlib.import_module(module_name), class_name)
-                for method in cls.target_methods:
-                    original = getattr(owner, method, None)
-                    if original is not None:
-                        own = owner.__dict__.get(method, _MISSING)
-                        patched = cls.mock(original)  # type: ignore[no-untyped-call]
-                        cls._swaps.append((owner, method, own, patched))
-            cls._swapped_targets = tuple(cls.targets)
-        for owner, method, _, patched in cls._swaps:
-            setattr(owner, method, patched)
-        cls._started = True
-
-    @classmethod
-    def stop(cls, force: bool = False) -> None:
-        if (cls.routers and not force) or not cls._started:
-            return
-        for owner, method, own, _ in cls._swaps:
-            if own is _MISSING:
-                delattr(owner, method)
-            else:
-                setattr(owner, method, own)
-        cls._started = False
+        start_swapped(cls)
 
     @classmethod
     def from_sync_httpx_response(cls, httpx_response: Any, target: Any, **kwargs: Any) -> Any:
@@ -628,7 +653,7 @@ class TtfbRouter(respx.MockRouter):
         self.snapshot()
         for mocker in self._MOCKERS:
             mocker.register(self)
-            mocker.start()
+            start_swapped(mocker)
 
     def stop(self, clear: bool = True, reset: bool = True, quiet: bool = False) -> None:
         try:
