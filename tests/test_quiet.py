@@ -5,11 +5,11 @@ time, a request still in flight when they end: each makes them a reported test, 
 they had used the plugin from the start. Checked against a real TLS + HTTP/2 server on
 loopback, whose own count of accepted connections the records must agree with."""
 
-import json
-
 import pytest
 
 from pytest_ttfb.modes.server import LocalServer
+
+from .test_lifecycle import entries_by_name as entries_in
 
 CLIENT = """
 import os, ssl, threading, time
@@ -21,15 +21,6 @@ URL = os.environ["TTFB_TEST_URL"]
 CONTEXT = ssl.create_default_context(cafile=os.environ["TTFB_TEST_CA"])
 STACKS = {"httpx": httpx, "httpx2": httpx2}
 """
-
-
-def entries_in(path: str) -> dict[str, list[dict]]:
-    with open(path) as handle:
-        document = json.load(handle)
-    tests: dict[str, list[dict]] = {}
-    for entry in document["tests"]:
-        tests.setdefault(entry["nodeid"].split("::")[1], []).append(entry)
-    return tests
 
 
 @pytest.mark.parametrize("stack", ["httpx", "httpx2"])
