@@ -53,6 +53,12 @@ class TestResult:
     uses_anthropic: bool = False  # it asked for anthropic_client / async_anthropic_client
 
     @property
+    def ttfb_values(self) -> list[float]:
+        """The TTFB of each request that has one (ms), in order: what the table's and
+        the JUnit properties' percentiles are taken of."""
+        return [r.ttfb_ms for r in self.requests if r.ttfb_ms is not None]
+
+    @property
     def new_connections(self) -> int:
         return sum(1 for r in self.requests if r.new_connection)
 

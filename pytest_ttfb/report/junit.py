@@ -10,7 +10,7 @@ __all__ = ["junit_properties"]
 
 def junit_properties(result: TestResult) -> list[tuple[str, object]]:
     """Values for ``record_property`` (JUnit XML ``<property>`` elements)."""
-    ttfbs = [r.ttfb_ms for r in result.requests if r.ttfb_ms is not None]
+    ttfbs = result.ttfb_values
     tokens = [r.first_token_ms for r in result.requests if r.first_token_ms is not None]
     properties: list[tuple[str, object]] = [
         ("ttfb_requests", len(result.requests)),

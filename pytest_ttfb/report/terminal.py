@@ -20,13 +20,8 @@ __all__ = [
     "short_lines",
     "shorten_left",
     "summary_lines",
-    "ttfb_values",
     "wrap",
 ]
-
-
-def ttfb_values(result: TestResult) -> list[float]:
-    return [r.ttfb_ms for r in result.requests if r.ttfb_ms is not None]
 
 
 def _cell(values: list[float], percentile: float | None) -> str:
@@ -105,7 +100,7 @@ def _attempt_label(result: TestResult) -> str:
 
 
 def _row(result: TestResult, scale: float) -> tuple[str, ...]:
-    ttfbs = ttfb_values(result)
+    ttfbs = result.ttfb_values
     tokens = [r.first_token_ms for r in result.requests if r.first_token_ms is not None]
     versions = sorted({r.http_version for r in result.requests if r.http_version})
     return (
