@@ -168,7 +168,10 @@ class InFlight:
         scanner = self.scanner
         if scanner is not None:
             # The array itself, not a copy: chunks that come later show in the record.
-            record.chunk_ms = scanner.chunks
+            # Once the body is done, an exact-size copy instead (a growing array keeps
+            # about 1/16 spare): the record keeps 8 bytes a chunk, no more.
+            chunks = scanner.chunks
+            record.chunk_ms = chunks if self.end is None else chunks[:]
             record.stream = scanner.shape or EVENTS
             record.output_tokens = scanner.output_tokens
             record.first_token_by_rule = scanner.by_rule()
