@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from unittest import mock
 
 import httpx
@@ -259,15 +259,33 @@ def anthropic_chunked(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
 
 
 class _Clock:
-    """A ``perf_counter`` stand-in: each call one second later, so two scanners agree
-    on every chunk time exactly when they stamp at the same reads."""
+    """A ``perf_counter`` stand-in: the read being fed (in thousands of seconds) plus
+    the calls so far, so two scanners agree on every chunk time exactly when they
+    stamp at the same reads, the same number of times."""
 
     def __init__(self) -> None:
-        self.now = 0.0
+        self.read = 0
+        self.calls = 0
 
     def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
+        self.calls += 1
+        return self.read * 1000.0 + self.calls
+
+    def reads(self, chunks: list[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.read += 1
+            yield chunk
+
+
+class _ClockedBody(_Body):
+    """A body whose clock moves on as each chunk comes."""
+
+    def __init__(self, chunks: list[bytes], clock: _Clock) -> None:
+        super().__init__(chunks)
+        self.clock = clock
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.clock.reads(self.chunks)
 
 
 def _state(scanner: FirstTokenScanner) -> tuple[object, ...]:
@@ -287,9 +305,10 @@ def _state(scanner: FirstTokenScanner) -> tuple[object, ...]:
 def _scan_with(rule: str, chunks: list[bytes], fast: bool) -> tuple[object, ...] | None:
     """Feed every chunk through ``feed``, or (``fast``) through ``after`` once the
     first token is found, as the byte stream wrapper does; time from a fake clock."""
-    with mock.patch.object(scanner_module, "perf_counter", _Clock()):
+    clock = _Clock()
+    with mock.patch.object(scanner_module, "perf_counter", clock):
         scanner = FirstTokenScanner(rule)
-        for chunk in chunks:
+        for chunk in clock.reads(chunks):
             if fast and scanner.found:
                 scanner.after(chunk)
             elif scanner.feed(chunk) is None:
@@ -310,6 +329,12 @@ _USUAL = [
     _events(0, 2, 2, 7, newline=b"\r\n"),
     _events(0, 2, 2, 2, 7, blank=3),
     _events(0, 3, 4, 3, 2, 5, 2, 8),
+    # Reads that look like one whole delta event, and are not quite:
+    [*_events(0, 2), b"event: content_block_delta\ndata: {}\nx", b"\n\n", *_events(2)],
+    [*_events(0, 2), b"event: content_block_delta\n\n\n", *_events(2), b"\n\n\n"],
+    [*_events(0, 2), b"event: content_block_delta\n\n\n"],
+    [*_events(0, 2), b"event: content_block_delta\ndata: a\r\rcontent_block_delta\n\n"],
+    [*_events(0, 2), b"event: ping", *_events(2), b"event: content_block_delta\n", b"\n"],
 ]
 
 
@@ -321,6 +346,11 @@ _USUAL = [
 @example((b"", _USUAL[3]), "auto")
 @example((b"", _USUAL[4]), "auto")
 @example((b"", _USUAL[4]), "visible")
+@example((b"", _USUAL[5]), "auto")
+@example((b"", _USUAL[6]), "auto")
+@example((b"", _USUAL[7]), "auto")
+@example((b"", _USUAL[8]), "auto")
+@example((b"", _USUAL[9]), "auto")
 def test_the_fast_path_agrees_with_feed_on_every_chunking(
     case: tuple[bytes, list[bytes]], rule: str
 ) -> None:
@@ -338,9 +368,10 @@ def test_the_wrapper_records_what_the_scanner_does(case: tuple[bytes, list[bytes
     """The byte stream wrapper, which hands chunks straight to ``after`` once the first
     token is found, leaves the request's scanner as feeding every chunk would."""
     _body, chunks = case
-    with mock.patch.object(scanner_module, "perf_counter", _Clock()):
+    clock = _Clock()
+    with mock.patch.object(scanner_module, "perf_counter", clock):
         request = _request()
-        stream = TimingByteStream(_Body(chunks), request)
+        stream = TimingByteStream(_ClockedBody(chunks, clock), request)
         assert list(stream) == chunks
         got = None if request.scanner is None else _state(request.scanner)
     expected = _scan_with(first_token_rule.name, chunks, fast=False)
