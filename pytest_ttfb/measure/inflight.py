@@ -233,7 +233,9 @@ class InFlight:
         response says it is content-encoded (gzip, deflate, br), scan the decoded
         events instead; ``head`` is every byte of the body received so far."""
         headers = self.response_headers
-        encoding = headers.get("content-encoding") if headers is not None else None
+        if headers is None or "content-encoding" not in headers:  # the usual JSON body
+            return None
+        encoding = headers.get("content-encoding")
         decode = decoder_for(encoding) if encoding else None
         if decode is None:
             return None
@@ -294,6 +296,10 @@ def opened(started: float, resolved: float | None) -> Connection:
 def _attempt(headers: Any) -> int | None:
     """Which try this request was, from the header the Anthropic and OpenAI SDKs send
     on every request (``x-stainless-retry-count``: retries taken so far)."""
+    # ``in`` first: a missing key costs ``get`` a KeyError raised and caught (Mapping.get),
+    # on every request that is not an SDK's.
+    if "x-stainless-retry-count" not in headers:
+        return None
     retries = headers.get("x-stainless-retry-count")
     try:
         return int(retries) + 1 if retries is not None else None
