@@ -512,29 +512,32 @@ async def _main(ttfb):
             client, url = pair["watched"]
             pair["watched"] = (ttfb.watch(client), url)
     reads, kept = {}, {}  # reads a stream, bytes kept a chunk: by variant
+    cpus = {f"{'|'.join(key)}|{kind}": [] for key in pairs for kind in ("bare", "watched")}
 
     async def block(key, kind, timed=True):
         client, url = pairs[key][kind]
         n = CFG["responses"]
         count = 0
+        # Wall time (the target), and this thread's CPU time: what the client itself
+        # spent, which other processes' load on a shared machine does not inflate.
         if key[2] == "sync":
-            started = time.perf_counter()
+            cpu, started = time.thread_time(), time.perf_counter()
             for _ in range(n):
                 with client.stream("GET", url) as response:
                     for _ in response.iter_raw():
                         count += 1
             if kind == "watched":
                 built = list(ttfb.requests)  # the records, built inside the block
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
         else:
-            started = time.perf_counter()
+            cpu, started = time.thread_time(), time.perf_counter()
             for _ in range(n):
                 async with client.stream("GET", url) as response:
                     async for _ in response.aiter_raw():
                         count += 1
             if kind == "watched":
                 built = list(ttfb.requests)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
         reads[key] = count / n
         if kind == "watched":
             assert len(built) == n
@@ -546,11 +549,14 @@ async def _main(ttfb):
                     assert record.reused or not timed  # warm: no connection opened
             kept[key] = (sys.getsizeof(built[-1].chunk_ms) - EMPTY) / chunks
             ttfb.requests.clear()
+        cpus[f"{'|'.join(key)}|{kind}"].append(cpu / n)
         return elapsed / n
 
     for key in pairs:  # open every connection, warm every path
         await block(key, "bare", timed=False)
         await block(key, "watched", timed=False)
+    for samples in cpus.values():
+        samples.clear()
     times = {f"{'|'.join(key)}|{kind}": [] for key in pairs for kind in ("bare", "watched")}
     rng = random.Random(6)
     order = list(pairs)
@@ -563,6 +569,7 @@ async def _main(ttfb):
                 times[f"{'|'.join(key)}|{kind}"].append(await block(key, kind))
     out = {
         "times": times,
+        "cpu": cpus,
         "reads": {"|".join(k): v for k, v in reads.items()},
         "bytes_per_chunk": {"|".join(k): v for k, v in kept.items()},
     }
@@ -595,6 +602,7 @@ def row_6(sizes: Sizes) -> list[Row]:
         h1.kill()
         h2.kill()
     times, reads, kept = data["times"], data["reads"], data["bytes_per_chunk"]
+    cpu = data["cpu"]
     chunks = sizes.stream_chunks
     rows = []
     for stack in ("httpx2", "httpx"):
@@ -604,12 +612,20 @@ def row_6(sizes: Sizes) -> list[Row]:
                 bare, watched = times[f"{key}|bare"], times[f"{key}|watched"]
                 label = {"h1": "HTTP/1.1", "h2": "HTTP/2 TLS"}[proto]
                 added = statistics.median(w - b for w, b in zip(watched, bare, strict=True))
+                cpu_bare, cpu_watched = cpu[f"{key}|bare"], cpu[f"{key}|watched"]
+                cpu_added = statistics.median(
+                    w - b for w, b in zip(cpu_watched, cpu_bare, strict=True)
+                )
+                cpu_ratio = statistics.median(
+                    w / b for w, b in zip(cpu_watched, cpu_bare, strict=True) if b > 0
+                )
                 rows.append(
                     Row(
                         f"6 {stack} {proto} {mode}",
                         f"loopback stream of {chunks} SSE deltas, {label} {mode}, watched/bare"
                         f" (bare {statistics.median(bare) * 1e6 / chunks:.1f} us/chunk,"
-                        f" +{added * 1e6 / chunks:.2f} us/chunk)",
+                        f" +{added * 1e6 / chunks:.2f} us/chunk; client CPU"
+                        f" +{cpu_added * 1e6 / chunks:.2f} us/chunk, x{cpu_ratio:.3f})",
                         "x",
                         [w / b for w, b in zip(watched, bare, strict=True)],
                         1.05,
@@ -618,6 +634,10 @@ def row_6(sizes: Sizes) -> list[Row]:
                             "bare_ms": [t * 1e3 for t in bare],
                             "watched_ms": [t * 1e3 for t in watched],
                             "reads_per_stream": reads[key],
+                            "cpu_bare_ms": [t * 1e3 for t in cpu_bare],
+                            "cpu_watched_ms": [t * 1e3 for t in cpu_watched],
+                            "cpu_ratio_median": cpu_ratio,
+                            "cpu_added_us_per_chunk": cpu_added * 1e6 / chunks,
                         },
                     )
                 )
