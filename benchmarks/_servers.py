@@ -1,10 +1,14 @@
-"""Loopback servers for the warm-request rows, each run in a process of its own.
+"""Loopback servers for the warm-request and stream rows, each in a process of its own.
 
     python benchmarks/_servers.py h1          # HTTP/1.1 keep-alive, plain TCP
     python benchmarks/_servers.py h2 DIR      # HTTP/2 over TLS (hypercorn, trustme cert)
 
 Prints one line, ``PORT [CA_PEM]``, then serves until killed. Minimal answers, so the
-client's own work dominates and any instrumentation overhead shows.
+client's own work dominates and any instrumentation overhead shows. A path
+``/stream/N`` answers with an Anthropic Messages stream of N ``content_block_delta``
+events (``text/event-stream``), each event written and flushed on its own, as a
+server streaming tokens does (HTTP/1.1: one chunk of the chunked encoding per event;
+HTTP/2: one DATA frame per event).
 """
 
 from __future__ import annotations
@@ -17,6 +21,34 @@ from pathlib import Path
 from typing import Any
 
 RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+STREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+    b"transfer-encoding: chunked\r\n\r\n"
+)
+START = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_bench",'
+    b'"usage":{"input_tokens":5,"output_tokens":1}}}\n\n'
+)
+DELTA = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"hi"}}\n\n'
+)
+STOP = (
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+    b'"usage":{"output_tokens":%d}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'
+)
+
+
+def stream_events(path: bytes) -> list[bytes] | None:
+    """The events a ``/stream/N`` path asks for (None for any other path)."""
+    if not path.startswith(b"/stream/"):
+        return None
+    count = int(path.rsplit(b"/", 1)[1] or b"0")
+    return [START, *([DELTA] * count), STOP % count]
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 def pin(index: int) -> None:
@@ -30,8 +62,16 @@ async def _serve_h1() -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                await reader.readuntil(b"\r\n\r\n")
-                writer.write(RESPONSE)
+                head = await reader.readuntil(b"\r\n\r\n")
+                events = stream_events(head.split(b" ", 2)[1])
+                if events is None:
+                    writer.write(RESPONSE)
+                    continue
+                writer.write(STREAM_HEAD)
+                for event in events:  # each its own write, flushed
+                    writer.write(_chunk(event))
+                    await writer.drain()
+                writer.write(b"0\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
@@ -42,6 +82,20 @@ async def _serve_h1() -> None:
 
 async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
+        return
+    events = stream_events(scope["raw_path"])
+    if events is not None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        for event in events:  # one DATA frame each: let hypercorn flush before the next
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+            await asyncio.sleep(0)
+        await send({"type": "http.response.body", "body": b""})
         return
     await send(
         {

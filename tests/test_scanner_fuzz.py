@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from unittest import mock
 
 import httpx
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from pytest_ttfb.measure import scanner as scanner_module
 from pytest_ttfb.measure._async import AsyncTimingByteStream
 from pytest_ttfb.measure._sync import TimingByteStream
 from pytest_ttfb.measure.inflight import InFlight
@@ -207,3 +209,173 @@ def test_chunked_and_whole_scans_find_the_same_chunk_events(
     assert sorted(cut.by_rule()) == sorted(whole.by_rule())
     assert cut.found == whole.found
     assert list(cut.chunks) == sorted(cut.chunks)  # in order of arrival
+
+
+# -- the fast path after the first token (``FirstTokenScanner.after``) --------------------
+
+# Anthropic events as the API sends them (and the odd ones it may), in one line ending.
+ANTHROPIC_EVENTS = [
+    b'event: message_start\ndata: {"type":"message_start","message":{"usage":'
+    b'{"input_tokens":5,"output_tokens":1}}}',
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0}',
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"hi"}}',
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"thinking_delta","thinking":"hmm"}}',
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"signature_delta","signature":"x"}}',
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,'
+    b'"delta":{"type":"input_json_delta","partial_json":"{\\"a\\": 1"}}',
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"output_tokens content_block_delta"}}',
+    b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":42}}',
+    b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":7}}',
+    b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":"x"}}',
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}',
+    b'event: ping\ndata: {"type": "ping"}',
+    b"event: message_stop\ndata: {}",
+    b": keep-alive",
+    b"",
+]
+
+
+@st.composite
+def anthropic_chunked(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
+    """An Anthropic-like stream (one line ending for the whole stream, mostly LF; a
+    stray event of any kind now and then) cut as a socket delivers it: mostly at event
+    ends (one or several whole events a read), sometimes inside an event too."""
+    newline = draw(st.sampled_from([b"\n", b"\n", b"\n", b"\r\n", b"\r"]))
+    one = st.tuples(
+        st.sampled_from(ANTHROPIC_EVENTS),
+        st.sampled_from([2, 2, 2, 3]),  # a blank line ends an event; a third starts the next
+    ).map(lambda parts: parts[0].replace(b"\n", newline) + newline * parts[1])
+    events = draw(st.lists(st.one_of(*[one] * 12, event), min_size=1, max_size=40))
+    body = b"".join(events)
+    ends = list(itertools.accumulate(len(e) for e in events))
+    keep = draw(st.lists(st.booleans(), min_size=len(ends), max_size=len(ends)))
+    inside = draw(st.lists(st.integers(0, len(body)), max_size=draw(st.sampled_from([0, 0, 3]))))
+    cuts = [end for end, kept in zip(ends, keep, strict=True) if kept] + inside
+    return body, _cut(body, cuts)
+
+
+class _Clock:
+    """A ``perf_counter`` stand-in: the read being fed (in thousands of seconds) plus
+    the calls so far, so two scanners agree on every chunk time exactly when they
+    stamp at the same reads, the same number of times."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.calls = 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return self.read * 1000.0 + self.calls
+
+    def reads(self, chunks: list[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.read += 1
+            yield chunk
+
+
+class _ClockedBody(_Body):
+    """A body whose clock moves on as each chunk comes."""
+
+    def __init__(self, chunks: list[bytes], clock: _Clock) -> None:
+        super().__init__(chunks)
+        self.clock = clock
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.clock.reads(self.chunks)
+
+
+def _state(scanner: FirstTokenScanner) -> tuple[object, ...]:
+    return (
+        list(scanner.chunks),
+        scanner.shape,
+        scanner.output_tokens,
+        scanner.first_data_ms,
+        scanner.visible_ms,
+        scanner.found,
+        scanner.token_at,
+        scanner.by_rule(),
+        scanner.head,  # what is held of the event being received
+    )
+
+
+def _scan_with(rule: str, chunks: list[bytes], fast: bool) -> tuple[object, ...] | None:
+    """Feed every chunk through ``feed``, or (``fast``) through ``after`` once the
+    first token is found, as the byte stream wrapper does; time from a fake clock."""
+    clock = _Clock()
+    with mock.patch.object(scanner_module, "perf_counter", clock):
+        scanner = FirstTokenScanner(rule)
+        for chunk in clock.reads(chunks):
+            if fast and scanner.found:
+                scanner.after(chunk)
+            elif scanner.feed(chunk) is None:
+                return None
+        return _state(scanner)
+
+
+def _events(*indexes: int, newline: bytes = b"\n", blank: int = 2) -> list[bytes]:
+    """Reads of one whole Anthropic event each (ANTHROPIC_EVENTS by index)."""
+    return [ANTHROPIC_EVENTS[i].replace(b"\n", newline) + newline * blank for i in indexes]
+
+
+# The usual reads, always tried: one event a read, then usage; several a read; CRLF;
+# a third blank line; thinking before the first visible chunk.
+_USUAL = [
+    _events(0, 2, 2, 6, 7, 11),
+    [b"".join(_events(0, 2)), b"".join(_events(2, 8, 11)), *_events(2, 7)],
+    _events(0, 2, 2, 7, newline=b"\r\n"),
+    _events(0, 2, 2, 2, 7, blank=3),
+    _events(0, 3, 4, 3, 2, 5, 2, 8),
+    # Reads that look like one whole delta event, and are not quite:
+    [*_events(0, 2), b"event: content_block_delta\ndata: {}\nx", b"\n\n", *_events(2)],
+    [*_events(0, 2), b"event: content_block_delta\n\n\n", *_events(2), b"\n\n\n"],
+    [*_events(0, 2), b"event: content_block_delta\n\n\n"],
+    [*_events(0, 2), b"event: content_block_delta\ndata: a\r\rcontent_block_delta\n\n"],
+    [*_events(0, 2), b"event: ping", *_events(2), b"event: content_block_delta\n", b"\n"],
+]
+
+
+@settings(deadline=None, max_examples=600)
+@given(st.one_of(anthropic_chunked(), anthropic_chunked(), chunked), rules)
+@example((b"", _USUAL[0]), "auto")
+@example((b"", _USUAL[1]), "auto")
+@example((b"", _USUAL[2]), "auto")
+@example((b"", _USUAL[3]), "auto")
+@example((b"", _USUAL[4]), "auto")
+@example((b"", _USUAL[4]), "visible")
+@example((b"", _USUAL[5]), "auto")
+@example((b"", _USUAL[6]), "auto")
+@example((b"", _USUAL[7]), "auto")
+@example((b"", _USUAL[8]), "auto")
+@example((b"", _USUAL[9]), "auto")
+def test_the_fast_path_agrees_with_feed_on_every_chunking(
+    case: tuple[bytes, list[bytes]], rule: str
+) -> None:
+    """``after`` (which handles an Anthropic stream's later reads with a few byte
+    searches) leaves the scanner exactly as ``feed`` would: the same chunk times (one
+    stamp a read), usage, first tokens, shape and held bytes, whatever the cuts (events
+    split across reads, several a read), line endings, thinking and usage events."""
+    _body, chunks = case
+    assert _scan_with(rule, chunks, fast=True) == _scan_with(rule, chunks, fast=False)
+
+
+@FUZZ
+@given(st.one_of(anthropic_chunked(), chunked))
+def test_the_wrapper_records_what_the_scanner_does(case: tuple[bytes, list[bytes]]) -> None:
+    """The byte stream wrapper, which hands chunks straight to ``after`` once the first
+    token is found, leaves the request's scanner as feeding every chunk would."""
+    _body, chunks = case
+    clock = _Clock()
+    with mock.patch.object(scanner_module, "perf_counter", clock):
+        request = _request()
+        stream = TimingByteStream(_ClockedBody(chunks, clock), request)
+        assert list(stream) == chunks
+        got = None if request.scanner is None else _state(request.scanner)
+    expected = _scan_with(first_token_rule.name, chunks, fast=False)
+    if got is None:  # not an event stream: the wrapper stopped watching
+        assert expected is None or not any(chunks)
+    else:
+        assert got == expected

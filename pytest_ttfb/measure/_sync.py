@@ -25,6 +25,8 @@ from .network import emulation, resolve
 from .scanner import FirstTokenScanner
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .loop_guard import LoopGuard
 
 __all__ = [
@@ -129,13 +131,23 @@ class TimingByteStream:
         self._request = request
 
     def __iter__(self) -> Iterator[bytes]:
+        request = self._request
         scanner: FirstTokenScanner | None = None
+        # Once the first token is found, each chunk goes straight to the scanner: the
+        # per-chunk cost of a long stream is this loop's.
+        after: Callable[[bytes], None] | None = None
         watching = True  # every chunk of a stream of events; stops if the body is not one
         try:
             for chunk in self._inner:
-                if watching:
-                    scanner = self._request.body_chunk(scanner, chunk)
-                    watching = scanner is not None
+                if after is not None:
+                    after(chunk)
+                elif watching:
+                    scanner = request.body_chunk(scanner, chunk)
+                    if scanner is None:
+                        watching = False
+                    elif scanner.found and type(scanner) is FirstTokenScanner:
+                        # (a decoding scanner can still fail: it stays on body_chunk)
+                        after = scanner.after
                 yield chunk
         except Exception as exc:
             self._request.finish(exc)

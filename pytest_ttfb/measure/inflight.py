@@ -168,7 +168,10 @@ class InFlight:
         scanner = self.scanner
         if scanner is not None:
             # The array itself, not a copy: chunks that come later show in the record.
-            record.chunk_ms = scanner.chunks
+            # Once the body is done, an exact-size copy instead (a growing array keeps
+            # about 1/16 spare): the record keeps 8 bytes a chunk, no more.
+            chunks = scanner.chunks
+            record.chunk_ms = chunks if self.end is None else chunks[:]
             record.stream = scanner.shape or EVENTS
             record.output_tokens = scanner.output_tokens
             record.first_token_by_rule = scanner.by_rule()
@@ -230,7 +233,9 @@ class InFlight:
         response says it is content-encoded (gzip, deflate, br), scan the decoded
         events instead; ``head`` is every byte of the body received so far."""
         headers = self.response_headers
-        encoding = headers.get("content-encoding") if headers is not None else None
+        if headers is None or "content-encoding" not in headers:  # the usual JSON body
+            return None
+        encoding = headers.get("content-encoding")
         decode = decoder_for(encoding) if encoding else None
         if decode is None:
             return None
@@ -291,6 +296,10 @@ def opened(started: float, resolved: float | None) -> Connection:
 def _attempt(headers: Any) -> int | None:
     """Which try this request was, from the header the Anthropic and OpenAI SDKs send
     on every request (``x-stainless-retry-count``: retries taken so far)."""
+    # ``in`` first: a missing key costs ``get`` a KeyError raised and caught (Mapping.get),
+    # on every request that is not an SDK's.
+    if "x-stainless-retry-count" not in headers:
+        return None
     retries = headers.get("x-stainless-retry-count")
     try:
         return int(retries) + 1 if retries is not None else None
