@@ -75,11 +75,13 @@ class _QuietRun:
     outcome: str | None = None  # of its call phase, or of a setup that did not pass
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _QuietWindow:
-    """When a quiet test that recorded nothing ran, kept only once some client was
-    instrumented: a request still waiting for its headers at the session's end is
-    given to the test during which it started, quiet or not."""
+    """A quiet test that recorded nothing by its end, kept only once some client was
+    instrumented: a request of its may still be in flight. Its recorder is its own from
+    then on (the next quiet test gets a new one), so what arrives there later is its;
+    a request still waiting for its headers at the session's end is given to the test
+    during which it started, quiet or not."""
 
     nodeid: str
     number: int
@@ -87,6 +89,7 @@ class _QuietWindow:
     ended_at: float
     outcome: str | None
     called: bool
+    recorder: Recorder
 
 
 @dataclass(eq=False)
@@ -413,8 +416,10 @@ class TtfbSession:
                     perf_counter(),
                     quiet.outcome,
                     quiet.called,
+                    self._quiet_recorder,
                 )
                 self._quiet_windows.append(window)
+                self._quiet_recorder = Recorder("")
 
     def _end_attempt(self, attempt: _Attempt) -> None:
         """After the teardown: the attempt's records are complete; anything that ends
@@ -459,6 +464,10 @@ class TtfbSession:
         running); a record whose end was stamped while it was being built gets its
         total. Returns the results that changed."""
         changed = []
+        for window in list(self._quiet_windows):  # a request that ended after its test
+            recorder = window.recorder
+            if recorder.pending or recorder.requests:
+                self._window_attempt(window)
         self._adopt_strays()
         for attempt in self._attempts:
             if attempt.ended_at is None:
@@ -536,9 +545,10 @@ class TtfbSession:
 
     def _window_attempt(self, window: _QuietWindow) -> _Attempt:
         """The attempt of a quiet test that turns out to have started a request after
-        all (found in flight at the session's end): made now, once."""
+        all (one that ended after the test, or found in flight at the session's end):
+        made now, once."""
         self._quiet_windows.remove(window)
-        recorder = Recorder(window.nodeid)
+        recorder = window.recorder
         later = [a.result.attempt for a in self._attempts if a.result.nodeid == window.nodeid]
         later += [w.number for w in self._quiet_windows if w.nodeid == window.nodeid]
         result = TestResult(

@@ -143,3 +143,43 @@ def test_quiet_after():
     (request,) = entry["requests"]
     assert (request["late"], request["error"], request["total_ms"]) == (True, "unfinished", None)
     assert (entry["attempt"], entry["final"], entry["outcome"]) == (1, True, "passed")
+
+
+@pytest.mark.parametrize("xdist", [(), ("-n", "2", "--dist", "loadfile")], ids=["alone", "xdist"])
+def test_a_quiet_tests_late_request_stays_its_own(
+    pytester: pytest.Pytester, local_server: LocalServer, xdist: tuple[str, ...]
+) -> None:
+    # A quiet test's request that gets its headers after the test ended lands in the
+    # recorder the test ran with: it must be that test's (late), never the next quiet
+    # test's, although quiet tests share a recorder while they record nothing.
+    pytester.makepyfile(
+        CLIENT
+        + """
+CLIENTS = []
+
+def test_instruments(ttfb):
+    CLIENTS.append(ttfb.watch(httpx2.Client(verify=CONTEXT, timeout=60)))
+    CLIENTS[0].get(URL + "/ok")
+
+def test_quiet_starts_a_slow_request():
+    threading.Thread(target=CLIENTS[0].get, args=(URL + "/delay/300",)).start()
+    time.sleep(0.05)
+
+def test_quiet_while_it_ends():
+    time.sleep(0.8)  # the slow request's headers arrive meanwhile
+
+def test_quiet_after():
+    assert True
+"""
+    )
+    result = pytester.runpytest(
+        "--ttfb-mode=live", "--ttfb-json=r.json", "-p", "no:randomly", *xdist
+    )
+    result.assert_outcomes(passed=4)
+    tests = entries_in("r.json")
+    assert set(tests) == {"test_instruments", "test_quiet_starts_a_slow_request"}
+    (entry,) = tests["test_quiet_starts_a_slow_request"]
+    (request,) = entry["requests"]
+    assert (request["late"], request["error"]) == (True, None)
+    assert request["ttfb_ms"] >= 300
+    assert len(local_server.connections) == 1
