@@ -165,8 +165,11 @@ class LocalServer:
             connection.context = self._context_for(name)
 
     def _run(self) -> None:
+        from .clock import new_event_loop
+
         try:
-            asyncio.run(self._serve())
+            with asyncio.Runner(loop_factory=new_event_loop) as runner:
+                runner.run(self._serve())
         except BaseException as exc:  # reported to the thread waiting in start()
             self._error = exc
             self._ready.set()
