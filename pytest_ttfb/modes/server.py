@@ -155,6 +155,9 @@ class LocalServer:
         context = self._contexts.get(name)
         if context is None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            # No session tickets: clients here never resume a session, and issuing
+            # them is work in every handshake, before the server's first frame.
+            context.num_tickets = 0
             self._ca.issue_cert(name).configure_cert(context)
             context.set_alpn_protocols(self.alpn)
             self._contexts[name] = context
@@ -185,6 +188,7 @@ class LocalServer:
                 context = super().create_ssl_context()
                 if context is not None:
                     context.sni_callback = server._sni
+                    context.num_tickets = 0
                 return context
 
         config = _Config()
