@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import platform
 import random
 import socket
 import struct
+import sys
 import time
 from collections.abc import Callable
 
@@ -28,7 +30,20 @@ __all__ = ["Relay"]
 
 _CHUNK = 256 * 1024
 _TIMESPEC = struct.Struct("@ll")  # struct timespec: seconds, nanoseconds
-_SO_TIMESTAMPNS: int | None = getattr(socket, "SO_TIMESTAMPNS", None)
+
+
+def _so_timestampns() -> int | None:
+    """The option number: Python's socket module does not name it; 35 on Linux except
+    on the architectures that number their socket options their own way."""
+    if hasattr(socket, "SO_TIMESTAMPNS"):
+        return int(socket.SO_TIMESTAMPNS)
+    if sys.platform == "linux" and not platform.machine().startswith(_OWN_NUMBERING):
+        return 35
+    return None
+
+
+_OWN_NUMBERING = ("alpha", "mips", "parisc", "sparc")
+_SO_TIMESTAMPNS = _so_timestampns()
 _STAMPED = _SO_TIMESTAMPNS is not None and hasattr(socket.socket, "recvmsg")
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size) if _STAMPED else 0
 _LATEST_PLAUSIBLE = 1.0  # s: an older stamp means the wall clock was stepped: ignore it
