@@ -51,15 +51,28 @@ _LATEST_PLAUSIBLE = 1.0  # s: an older stamp means the wall clock was stepped: i
 Receiver = Callable[[bytes | None, float], None]  # (chunk, or None at the end; arrival)
 
 
-def _arrival(ancillary: list[tuple[int, int, bytes]], now: float) -> float:
-    """The kernel's receive time of a read, on the loop's clock (``now``: its time)."""
+def _wall_minus_monotonic() -> float:
+    """The wall clock's lead over the monotonic clock, from readings taken close
+    together (retried if the thread was preempted between them)."""
+    for _ in range(5):
+        before = time.monotonic()
+        wall = time.time()
+        after = time.monotonic()
+        if after - before < 50e-6:
+            break
+    return wall - (before + after) / 2
+
+
+def _arrival(ancillary: list[tuple[int, int, bytes]], now: float, not_before: float) -> float:
+    """The kernel's receive time of a read, on the loop's clock (``now``: its time),
+    and never before ``not_before`` (when an earlier read found the socket empty)."""
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
             seconds, nanoseconds = _TIMESPEC.unpack_from(data)
             # The stamp is wall-clock time: carried over to the loop's monotonic clock.
-            arrived: float = seconds + nanoseconds * 1e-9 - (time.time() - now)
-            if now - _LATEST_PLAUSIBLE < arrived <= now:
-                return arrived
+            arrived: float = seconds + nanoseconds * 1e-9 - _wall_minus_monotonic()
+            if now - _LATEST_PLAUSIBLE < arrived:
+                return min(now, max(arrived, not_before))
             return now
     return now
 
@@ -71,6 +84,7 @@ class _End:
     __slots__ = (
         "_after_flush",
         "_buffer",
+        "_emptied",
         "_loop",
         "_receive",
         "_sock",
@@ -92,11 +106,13 @@ class _End:
         self._receive = receive
         self._buffer = bytearray()
         self._after_flush: str | None = None  # "eof" or "close", once the buffer is out
+        self._emptied = 0.0  # the start of the last read that left nothing unread
         self.closed = False
         self.on_lost: Callable[[], None] = lambda: None  # a write found the peer gone
         loop.add_reader(sock.fileno(), self._readable)
 
     def _readable(self) -> None:
+        reading = self._loop.time()
         try:
             if _STAMPED:
                 data, ancillary, _, _ = self._sock.recvmsg(_CHUNK, _ANCILLARY)
@@ -106,7 +122,9 @@ class _End:
             return
         except OSError:  # a reset reads as the end, which is passed on
             data, ancillary = b"", []
-        arrived = _arrival(ancillary, self._loop.time())
+        arrived = _arrival(ancillary, self._loop.time(), self._emptied)
+        if len(data) < _CHUNK:  # all there was: what comes next came after ``reading``
+            self._emptied = reading
         if not data:
             self._loop.remove_reader(self._sock.fileno())
         self._receive(data or None, arrived)
