@@ -23,16 +23,15 @@ relay per distinct RTT: the default and each declared region.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
-import random
 import ssl
 import weakref
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .relay import Relay
 from .server import LocalServer, Receive, Send, read_body, respond
 
 __all__ = ["Emulator", "Region"]
@@ -63,133 +62,6 @@ class Region:
         return host == self.name or host.startswith(self.name + ".")
 
 
-class _Relay:
-    """A TCP relay that delays each direction by half an RTT (plus jitter).
-
-    ``stop()`` ends it cleanly: no more connections accepted, every open one closed at
-    both ends and its tasks awaited, so nothing is left pending or listening and
-    asyncio has nothing to log.
-    """
-
-    def __init__(self, server: LocalServer, rtt_ms: float, jitter_ms: float) -> None:
-        self._server = server
-        self._half = rtt_ms / 2000.0
-        self._jitter = jitter_ms / 2000.0
-        self._listener: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
-        self.port = 0
-
-    async def start(self) -> int:
-        self._listener = await asyncio.start_server(self._accept, "127.0.0.1", 0, backlog=256)
-        self.port = self._listener.sockets[0].getsockname()[1]
-        return self.port
-
-    async def stop(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-        connections = list(self._connections)
-        for task in connections:
-            task.cancel()
-        await asyncio.gather(*connections, return_exceptions=True)
-        if listener is not None:
-            await listener.wait_closed()
-
-    def _delay(self) -> float:
-        return self._half + (random.uniform(0, self._jitter) if self._jitter else 0.0)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One client connection, relayed until either end closes or the relay stops.
-
-        It always returns normally: asyncio's ``start_server`` logs a traceback for a
-        connection task that ends cancelled, and the only one to cancel it is ``stop``.
-        """
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        upstream: asyncio.StreamWriter | None = None
-        try:
-            first = await reader.read(65536)
-            if not first:
-                return
-            arrived = asyncio.get_running_loop().time()
-            port = self._server.tls_port if first[0] == _TLS_RECORD else self._server.plain_port
-            up_reader, upstream = await asyncio.open_connection("127.0.0.1", port)
-            await _all_or_none(
-                self._pipe(reader, upstream, first, arrived),
-                self._pipe(up_reader, writer, b"", 0.0),
-            )
-        except (OSError, asyncio.CancelledError):  # an end went away, or the relay stops
-            pass
-        finally:
-            self._connections.discard(task)
-            for end in (writer, upstream):
-                if end is not None:
-                    await _close(end)
-
-    async def _pipe(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        first: bytes,
-        arrived: float,
-    ) -> None:
-        """Copy ``reader`` to ``writer``, each chunk due half an RTT after it arrived."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-        if first:
-            queue.put_nowait((arrived + self._delay(), first))
-
-        async def receive() -> None:
-            last_due = 0.0
-            while True:
-                try:
-                    chunk = await reader.read(65536)
-                except OSError:  # a reset reads as the end, which the sender passes on
-                    chunk = b""
-                # Order is kept even with jitter: nothing is due before its predecessor.
-                last_due = max(last_due, loop.time() + self._delay())
-                queue.put_nowait((last_due, chunk))
-                if not chunk:
-                    return
-
-        receiving = asyncio.create_task(receive())
-        try:
-            while True:
-                due, chunk = await queue.get()
-                wait = due - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                if not chunk:
-                    with contextlib.suppress(OSError):
-                        if writer.can_write_eof():
-                            writer.write_eof()
-                    return
-                writer.write(chunk)
-                await writer.drain()
-        finally:
-            receiving.cancel()
-            await asyncio.gather(receiving, return_exceptions=True)
-
-
-async def _all_or_none(*coroutines: Coroutine[Any, Any, None]) -> None:
-    """Run ``coroutines`` as tasks until all end; if one fails or this is cancelled,
-    cancel the others and wait for them too, so no task outlives the connection."""
-    tasks = [asyncio.create_task(coroutine) for coroutine in coroutines]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(Exception):  # already reset: closed all the same
-        await writer.wait_closed()
-
-
 class Emulator:
     """The emulated network of one pytest session: a server, relays, routes.
 
@@ -207,7 +79,7 @@ class Emulator:
         self.regions = tuple(regions)
         self.server = LocalServer(self._app)
         self._router: Any = None
-        self._relays: dict[float, _Relay] = {}
+        self._relays: dict[float, Relay] = {}
         self._trusted: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
         self._raised: dict[str, BaseException] = {}
         self._tokens = itertools.count(1)
@@ -220,7 +92,7 @@ class Emulator:
     def start(self) -> None:
         self.server.start()
         for rtt in {self.rtt_ms, *(region.rtt_ms for region in self.regions)}:
-            relay = _Relay(self.server, rtt, self.jitter_ms)
+            relay = Relay(self._upstream_port, rtt, self.jitter_ms)
             self.server.run(relay.start())
             self._relays[rtt] = relay
 
@@ -229,6 +101,10 @@ class Emulator:
             with contextlib.suppress(Exception):
                 self.server.run(relay.stop())
         self.server.close()
+
+    def _upstream_port(self, first: bytes) -> int:
+        """The server's TLS or plain listener, from a connection's first byte."""
+        return self.server.tls_port if first[0] == _TLS_RECORD else self.server.plain_port
 
     def route_to(self, router: Any) -> None:
         self._router = router

@@ -155,6 +155,9 @@ class LocalServer:
         context = self._contexts.get(name)
         if context is None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            # No session tickets: clients here never resume a session, and issuing
+            # them is work in every handshake, before the server's first frame.
+            context.num_tickets = 0
             self._ca.issue_cert(name).configure_cert(context)
             context.set_alpn_protocols(self.alpn)
             self._contexts[name] = context
@@ -165,8 +168,11 @@ class LocalServer:
             connection.context = self._context_for(name)
 
     def _run(self) -> None:
+        from .clock import new_event_loop
+
         try:
-            asyncio.run(self._serve())
+            with asyncio.Runner(loop_factory=new_event_loop) as runner:
+                runner.run(self._serve())
         except BaseException as exc:  # reported to the thread waiting in start()
             self._error = exc
             self._ready.set()
@@ -182,6 +188,7 @@ class LocalServer:
                 context = super().create_ssl_context()
                 if context is not None:
                     context.sni_callback = server._sni
+                    context.num_tickets = 0
                 return context
 
         config = _Config()
