@@ -35,7 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
     session = TtfbSession(config)
     config.stash[_SESSION] = session
     config.pluginmanager.register(_Reports(session), "ttfb-reports")
-    if not session.is_worker:
+    # Only a pytest-xdist controller gets workers' results (xdist has set ``dist`` by
+    # now): any other run would pay three hook calls a test for nothing.
+    if not session.is_worker and getattr(config.option, "dist", "no") != "no":
         config.pluginmanager.register(_WorkerResults(session), "ttfb-workers")
 
 
