@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -394,29 +395,40 @@ def _start_server(kind: str, folder: str) -> tuple[subprocess.Popen[str], list[s
 WARM_SPLIT = 5  # row 5: pairs of blocks of warm_requests / 5, warm_rounds x 5 of them
 
 
-def row_5(sizes: Sizes) -> list[Row]:
+def _against_loopback_servers(name: str, source: str, config: dict[str, Any]) -> Any:
+    """Run the test file ``source`` in live mode against an HTTP/1.1 and an HTTP/2 TLS
+    server in processes of their own; ``config`` (plus their URLs and CA file) reaches
+    it as ``BENCH_CFG``. Returns what it wrote to ``BENCH_OUT``."""
     folder = tempfile.mkdtemp(prefix="ttfb-bench-tls-")
     h1, (h1_port,) = _start_server("h1", folder)
     h2, (h2_port, ca) = _start_server("h2", folder)
     try:
         work = Workdir()
-        work.write("test_warm.py", WARM)
+        work.write(name, source)
         config = {
             "h1": f"http://127.0.0.1:{h1_port}/",
             "h2": f"https://127.0.0.1:{h2_port}/",
             "ca": ca,
-            # More, shorter pairs than rounds x requests, for the same work: a block
-            # is then less often hit by another process's burst.
-            "rounds": sizes.warm_rounds * WARM_SPLIT,
-            "requests": max(1, sizes.warm_requests // WARM_SPLIT),
+            **config,
         }
-        times = run_pytest(
-            work, "test_warm.py", "--ttfb-mode=live", env={"BENCH_CFG": json.dumps(config)}
+        data = run_pytest(
+            work, name, "--ttfb-mode=live", env={"BENCH_CFG": json.dumps(config)}
         ).data
         work.cleanup()
     finally:
         h1.kill()
         h2.kill()
+    return data
+
+
+def row_5(sizes: Sizes) -> list[Row]:
+    config = {
+        # More, shorter pairs than rounds x requests, for the same work: a block is
+        # then less often hit by another process's burst.
+        "rounds": sizes.warm_rounds * WARM_SPLIT,
+        "requests": max(1, sizes.warm_requests // WARM_SPLIT),
+    }
+    times = _against_loopback_servers("test_warm.py", WARM, config)
     rows = []
     for stack in ("httpx2", "httpx"):
         for proto in ("h1", "h2"):
@@ -579,28 +591,13 @@ async def _main(ttfb):
 
 
 def row_6(sizes: Sizes) -> list[Row]:
-    folder = tempfile.mkdtemp(prefix="ttfb-bench-tls-")
-    h1, (h1_port,) = _start_server("h1", folder)
-    h2, (h2_port, ca) = _start_server("h2", folder)
-    try:
-        work = Workdir()
-        work.write("test_stream.py", STREAM)
-        config = {
-            "h1": f"http://127.0.0.1:{h1_port}/",
-            "h2": f"https://127.0.0.1:{h2_port}/",
-            "ca": ca,
-            # One stream a block, pairs back to back: rounds x responses pairs.
-            "rounds": sizes.stream_rounds * sizes.stream_responses,
-            "responses": 1,
-            "chunks": sizes.stream_chunks,
-        }
-        data = run_pytest(
-            work, "test_stream.py", "--ttfb-mode=live", env={"BENCH_CFG": json.dumps(config)}
-        ).data
-        work.cleanup()
-    finally:
-        h1.kill()
-        h2.kill()
+    config = {
+        # One stream a block, pairs back to back: rounds x responses pairs.
+        "rounds": sizes.stream_rounds * sizes.stream_responses,
+        "responses": 1,
+        "chunks": sizes.stream_chunks,
+    }
+    data = _against_loopback_servers("test_stream.py", STREAM, config)
     times, reads, kept = data["times"], data["reads"], data["bytes_per_chunk"]
     cpu = data["cpu"]
     chunks = sizes.stream_chunks

@@ -22,6 +22,18 @@ CONTEXT = ssl.create_default_context(cafile=os.environ["TTFB_TEST_CA"])
 STACKS = {"httpx": httpx, "httpx2": httpx2}
 """
 
+# A first test instruments a client; the quiet tests after it only use it.
+INSTRUMENTED_FIRST = (
+    CLIENT
+    + """
+CLIENTS = []
+
+def test_instruments(ttfb):
+    CLIENTS.append(ttfb.watch(httpx2.Client(verify=CONTEXT, timeout=60)))
+    CLIENTS[0].get(URL + "/ok")
+"""
+)
+
 
 @pytest.mark.parametrize("stack", ["httpx", "httpx2"])
 @pytest.mark.parametrize("xdist", [(), ("-n", "2", "--dist", "loadfile")], ids=["alone", "xdist"])
@@ -114,14 +126,8 @@ def test_a_quiet_tests_unfinished_request_is_adopted_at_the_end(
     # The client is instrumented by an earlier test; the quiet test only uses it, from a
     # thread whose request outlives the session: found in flight, given to that test.
     pytester.makepyfile(
-        CLIENT
+        INSTRUMENTED_FIRST
         + """
-CLIENTS = []
-
-def test_instruments(ttfb):
-    CLIENTS.append(ttfb.watch(httpx2.Client(verify=CONTEXT, timeout=60)))
-    CLIENTS[0].get(URL + "/ok")
-
 def test_quiet_before():
     assert True
 
@@ -153,14 +159,8 @@ def test_a_quiet_tests_late_request_stays_its_own(
     # recorder the test ran with: it must be that test's (late), never the next quiet
     # test's, although quiet tests share a recorder while they record nothing.
     pytester.makepyfile(
-        CLIENT
+        INSTRUMENTED_FIRST
         + """
-CLIENTS = []
-
-def test_instruments(ttfb):
-    CLIENTS.append(ttfb.watch(httpx2.Client(verify=CONTEXT, timeout=60)))
-    CLIENTS[0].get(URL + "/ok")
-
 def test_quiet_starts_a_slow_request():
     threading.Thread(target=CLIENTS[0].get, args=(URL + "/delay/300",)).start()
     time.sleep(0.05)
