@@ -35,6 +35,17 @@ def test_instruments(ttfb):
 )
 
 
+def run_in_order(
+    pytester: pytest.Pytester, xdist: tuple[str, ...], *, passed: int
+) -> dict[str, list[dict]]:
+    """Run the file in live mode, tests in file order; its JSON entries by test name."""
+    result = pytester.runpytest(
+        "--ttfb-mode=live", "--ttfb-json=r.json", "-p", "no:randomly", *xdist
+    )
+    result.assert_outcomes(passed=passed)
+    return entries_in("r.json")
+
+
 @pytest.mark.parametrize("stack", ["httpx", "httpx2"])
 @pytest.mark.parametrize("xdist", [(), ("-n", "2", "--dist", "loadfile")], ids=["alone", "xdist"])
 def test_a_quiet_test_that_watches_a_client_is_reported(
@@ -139,11 +150,7 @@ def test_quiet_after():
     assert True
 """
     )
-    result = pytester.runpytest(
-        "--ttfb-mode=live", "--ttfb-json=r.json", "-p", "no:randomly", *xdist
-    )
-    result.assert_outcomes(passed=4)
-    tests = entries_in("r.json")
+    tests = run_in_order(pytester, xdist, passed=4)
     assert set(tests) == {"test_instruments", "test_quiet_starts_a_hanging_request"}
     (entry,) = tests["test_quiet_starts_a_hanging_request"]
     (request,) = entry["requests"]
@@ -172,11 +179,7 @@ def test_quiet_after():
     assert True
 """
     )
-    result = pytester.runpytest(
-        "--ttfb-mode=live", "--ttfb-json=r.json", "-p", "no:randomly", *xdist
-    )
-    result.assert_outcomes(passed=4)
-    tests = entries_in("r.json")
+    tests = run_in_order(pytester, xdist, passed=4)
     assert set(tests) == {"test_instruments", "test_quiet_starts_a_slow_request"}
     (entry,) = tests["test_quiet_starts_a_slow_request"]
     (request,) = entry["requests"]
