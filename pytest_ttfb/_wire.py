@@ -9,7 +9,7 @@ SDKs, hypercorn and trustme load when a test first needs them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -72,6 +72,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[_SESSION].collection_finished(session.items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    with session.config.stash[_SESSION].network():
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -161,15 +167,12 @@ def ttfb(request: pytest.FixtureRequest) -> Recorder:
     return request.config.stash[_SESSION].recorder(request.node)
 
 
-# Not autouse: an autouse fixture (and the ``request`` fixture it pulls in)
-# would be set up for every test of the suite, used or not (issue 9, row 1); the tests
-# that use the plugin get it through ``ttfb_mock``, which collection adds to them.
 @pytest.fixture(scope="session")
-def _ttfb_network(request: pytest.FixtureRequest) -> Iterator[Emulator | None]:
-    from .modes import emulated_network
-
-    with emulated_network(request.config.stash[_SESSION].settings) as emulator:
-        yield emulator
+def _ttfb_network(request: pytest.FixtureRequest) -> Emulator | None:
+    """The emulated network (emulate mode), up while the tests run (``pytest_runtestloop``
+    below): not an autouse fixture, which every test of a suite would pay for."""
+    network: Emulator | None = request.config.stash[_SESSION].emulator_for_test()
+    return network
 
 
 @pytest.fixture(scope="session")
@@ -189,10 +192,9 @@ def ttfb_mock(request: pytest.FixtureRequest) -> Iterator[TtfbRouter]:
     from .modes import serving
     from .modes.mock import TtfbRouter
 
-    settings = request.config.stash[_SESSION].settings
-    # Asked for by name, and only in emulate mode: every fixture a test's closure lists
-    # costs each test a lookup (issue 9, row 2).
-    network = request.getfixturevalue("_ttfb_network") if settings.mode == "emulate" else None
+    session = request.config.stash[_SESSION]
+    settings = session.settings
+    network = session.emulator_for_test() if settings.mode == "emulate" else None
     with serving(TtfbRouter(history=settings.mock_history), settings.mode, network) as router:
         yield router
 

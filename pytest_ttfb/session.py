@@ -8,9 +8,10 @@ closes. The plugin module (``_wire``) only hands hooks and fixtures to it.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
@@ -61,7 +62,7 @@ def marker_lines() -> list[str]:
 _LATE_KEY = "ttfb_late"  # in a pytest-xdist worker's workeroutput
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _QuietRun:
     """A test that uses no plugin fixture and declares no budget, while it runs: it
     records into a recorder kept for such tests, and becomes an ``_Attempt`` only if
@@ -75,7 +76,7 @@ class _QuietRun:
     outcome: str | None = None  # of its call phase, or of a setup that did not pass
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _QuietWindow:
     """A quiet test that recorded nothing by its end, kept only once some client was
     instrumented: a request of its may still be in flight. Its recorder is its own from
@@ -125,6 +126,8 @@ class TtfbSession:
         self._quiet_recorder = Recorder("")  # shared by the quiet tests, one at a time
         self._quiet: _QuietRun | None = None  # the quiet test running now
         self._quiet_windows: list[_QuietWindow] = []
+        self.emulator: Any = None  # emulate mode: the session's network, while tests run
+        self._network_error: Exception | None = None  # why it could not start
         self.is_worker = hasattr(config, "workerinput")  # a pytest-xdist worker
         self.started = time.time()
         self.order: dict[str, int] = {}  # node id -> position in the collected tests
@@ -170,6 +173,36 @@ class TtfbSession:
                 f"{settings.storage} for this machine ({machine_id()})"
             )
 
+    @contextlib.contextmanager
+    def network(self) -> Iterator[None]:
+        """While the tests run, in emulate mode: the emulated network, up for the whole
+        run as the mode says (every instrumented client's new connections go through
+        it, whichever test opens them and in whatever order the tests run). Not on a
+        pytest-xdist controller, which runs no test. A network that cannot start fails
+        the tests that use the plugin (``emulator_for_test``), not the session."""
+        controller = not self.is_worker and getattr(self.config.option, "dist", "no") != "no"
+        if self.settings.mode != "emulate" or controller:
+            yield
+            return
+        from .modes import emulated_network
+
+        with contextlib.ExitStack() as stack:
+            try:
+                self.emulator = stack.enter_context(emulated_network(self.settings))
+            except Exception as error:  # hypercorn or trustme missing, no loopback...
+                self._network_error = error
+            try:
+                yield
+            finally:
+                self.emulator = None
+
+    def emulator_for_test(self) -> Any:
+        """The emulated network for a test that uses the plugin (None outside emulate
+        mode); raises why it could not start."""
+        if self._network_error is not None:
+            raise self._network_error
+        return self.emulator
+
     def collection_finished(self, items: Iterable[pytest.Item]) -> None:
         self.order = {item.nodeid: index for index, item in enumerate(items)}
 
@@ -197,9 +230,7 @@ class TtfbSession:
     def _route_to_mock(self, item: pytest.Item, has_budgets: bool) -> None:
         """Mock (and emulate) mode answers only the tests that use the plugin: for those,
         ``ttfb_mock`` joins the test's fixtures, where an autouse fixture would stand
-        (after the wider-scoped ones), instead of an autouse fixture in every test. In
-        emulate mode the emulated network comes first of all, as an autouse session
-        fixture would: up before any wider-scoped fixture of the test's connects."""
+        (after the wider-scoped ones), instead of an autouse fixture in every test."""
         names = getattr(item, "fixturenames", None)
         info = getattr(item, "_fixtureinfo", None)
         if names is None or info is None:
@@ -215,10 +246,6 @@ class TtfbSession:
                     position = index
                     break
             wanted.insert(position, "ttfb_mock")
-        if self.settings.mode == "emulate" and wanted[:1] != ["_ttfb_network"]:
-            if "_ttfb_network" in wanted:  # asked for by ttfb_emulator, say: earlier
-                wanted.remove("_ttfb_network")
-            wanted.insert(0, "_ttfb_network")
         if wanted != names:
             item.fixturenames = wanted  # type: ignore[attr-defined]
 
@@ -294,12 +321,23 @@ class TtfbSession:
         return attempt
 
     def end_test(self, item: pytest.Item) -> None:
-        set_active_sink(None)
-        if self._quiet_run(item) is not None:
+        quiet = self._quiet_run(item)
+        if quiet is not None:  # its teardown never reported (Ctrl-C): keep what it has
+            if self._quiet_recorded(item):
+                self._promote(quiet)
             self._quiet = None
+        set_active_sink(None)
 
     def recorder(self, item: pytest.Item) -> Recorder:
-        return item.stash[_ATTEMPT].recorder
+        """The ``ttfb`` fixture's recorder; a quiet test asking for it at run time
+        (``request.getfixturevalue("ttfb")``) stops being quiet."""
+        attempt = item.stash.get(_ATTEMPT, None)
+        if attempt is None:
+            quiet = self._quiet_run(item)
+            if quiet is None:
+                raise RuntimeError(f"pytest-ttfb: {item.nodeid} has not started")
+            attempt = self._promote(quiet)
+        return attempt.recorder
 
     def enter_teardown(self, item: pytest.Item) -> None:
         attempt = item.stash.get(_ATTEMPT, None)

@@ -78,6 +78,35 @@ def test_after_a_warm_up(warm, ttfb_mock, ttfb_client, ttfb_emulator):
     result.assert_outcomes(passed=1)
 
 
+def test_the_network_does_not_depend_on_test_order(pytester: pytest.Pytester) -> None:
+    # Up for the whole run: a client watched by a test that uses no pytest-ttfb fixture
+    # reaches the emulated network before the first test that uses the plugin as after.
+    result = run_emulated(
+        pytester,
+        """
+import pytest_ttfb
+
+def status():
+    with pytest_ttfb.watch(httpx2.Client()) as client:
+        return client.get("https://api.anthropic.com/v1/models").status_code
+
+def test_1_quiet_before():
+    assert status() == 503  # the emulated server, with no test's routes to answer
+
+def test_2_uses_the_plugin(ttfb_mock, ttfb_client):
+    ttfb_mock.get("https://a.test/").respond(200)
+    assert ttfb_client.get("https://a.test/").status_code == 200
+
+def test_3_quiet_after():
+    assert status() == 503
+""",
+        "-p",
+        "no:randomly",
+        in_process=True,
+    )
+    result.assert_outcomes(passed=3)
+
+
 def test_server_time_adds_to_the_round_trips(pytester: pytest.Pytester) -> None:
     result = run_emulated(
         pytester,

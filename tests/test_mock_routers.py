@@ -123,3 +123,69 @@ def test_the_transports_are_put_back_after_every_router(pytester: pytest.Pyteste
     # whoever stops last (ttfb_mock or a user's respx router) puts the originals back.
     pytester.makepyfile(UNPATCHED)
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=5)
+
+
+def test_a_method_wrapped_by_another_library_is_respected(pytester: pytest.Pytester) -> None:
+    # The patched methods are made once, but each start wraps what the class holds
+    # then, and each stop puts that back: a tracing wrapper installed (or removed)
+    # between two ttfb_mock tests stays installed (or removed).
+    pytester.makepyfile("""
+import httpcore, httpx, pytest
+
+ORIGINAL = httpcore.ConnectionPool.handle_request
+SEEN = []
+
+def test_1_mocked(ttfb_mock):
+    ttfb_mock.get("https://a.test/").respond(200)
+    assert httpx.get("https://a.test/").status_code == 200
+
+@pytest.fixture(scope="module")
+def traced():
+    def traced(self, request):
+        SEEN.append(str(request.url))
+        return ORIGINAL(self, request)
+    httpcore.ConnectionPool.handle_request = traced
+    yield traced
+    httpcore.ConnectionPool.handle_request = ORIGINAL
+
+def test_2_mocked_while_traced(traced, ttfb_mock):
+    ttfb_mock.get("https://b.test/").respond(200)
+    assert httpx.get("https://b.test/").status_code == 200
+
+def test_3_still_traced(traced):
+    assert httpcore.ConnectionPool.handle_request is traced
+
+def test_4_mocked_again_while_traced(traced, ttfb_mock):
+    ttfb_mock.get("https://c.test/").respond(200)
+    assert httpx.get("https://c.test/").status_code == 200
+    assert "c.test" in SEEN[-1]  # the wrapper ran, under the mock
+""")
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
+
+
+def test_a_wrapper_removed_meanwhile_does_not_come_back(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+import httpcore, httpx, pytest
+
+ORIGINAL = httpcore.ConnectionPool.handle_request
+
+class TestWithTracing:
+    @pytest.fixture(scope="class", autouse=True)
+    def tracing(self):  # installed for this class only, then removed
+        def traced(self, request):
+            raise RuntimeError("tracing wrapper still installed")
+        httpcore.ConnectionPool.handle_request = traced
+        yield
+        httpcore.ConnectionPool.handle_request = ORIGINAL
+
+    def test_mocked(self, ttfb_mock):
+        pass
+
+def test_later_mocked(ttfb_mock):
+    ttfb_mock.get("https://b.test/").respond(200)
+    assert httpx.get("https://b.test/").status_code == 200
+
+def test_after_that():
+    assert httpcore.ConnectionPool.handle_request is ORIGINAL
+""")
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)

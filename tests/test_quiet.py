@@ -186,3 +186,38 @@ def test_quiet_after():
     assert (request["late"], request["error"]) == (True, None)
     assert request["ttfb_ms"] >= 300
     assert len(local_server.connections) == 1
+
+
+def test_a_quiet_test_may_ask_for_the_recorder_at_run_time(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    pytester.makepyfile(
+        CLIENT
+        + """
+def test_asks_for_it(request):
+    with pytest_ttfb.watch(httpx2.Client(verify=CONTEXT)) as client:
+        client.get(URL + "/ok")  # recorded while still quiet
+    ttfb = request.getfixturevalue("ttfb")
+    assert len(ttfb.requests) == 1
+"""
+    )
+    tests = run_in_order(pytester, (), passed=1)
+    (entry,) = tests["test_asks_for_it"]
+    assert len(entry["requests"]) == 1
+
+
+def test_an_interrupted_quiet_test_keeps_its_records(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    pytester.makepyfile(
+        CLIENT
+        + """
+def test_interrupted():
+    with pytest_ttfb.watch(httpx2.Client(verify=CONTEXT)) as client:
+        client.get(URL + "/ok")
+    raise KeyboardInterrupt  # as Ctrl-C here would
+"""
+    )
+    pytester.runpytest("--ttfb-mode=live", "--ttfb-json=r.json", no_reraise_ctrlc=True)
+    (entry,) = entries_in("r.json")["test_interrupted"]
+    assert len(entry["requests"]) == 1

@@ -218,3 +218,59 @@ def test_bad(ttfb_mock, call, message):
         eval("ttfb_mock." + call)
 """)
     pytester.runpytest().assert_outcomes(passed=len(BAD_KNOBS))
+
+
+def test_a_built_in_route_removed_stays_removed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+BODY = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+
+def test_pop(ttfb_mock, ttfb_client):
+    assert ttfb_mock.pop("messages").name == "messages"
+    assert "messages" not in ttfb_mock.routes
+    ttfb_client.post("https://api.anthropic.com/v1/messages", json=BODY)
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*no ttfb_mock route matches POST https://api.anthropic.com/v1/messages*"]
+    )
+
+
+def test_concurrent_first_calls_all_find_the_built_in_route(pytester: pytest.Pytester) -> None:
+    # The built-in routes are declared by the first request that falls through to them;
+    # the others, at the same moment on other threads, wait for them (a thread switch
+    # forced every microsecond makes the race show within a few runs without the lock).
+    pytester.makepyfile(
+        """
+import sys, threading, pytest
+
+BODY = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+
+@pytest.mark.parametrize("i", range(10))
+def test_twenty_at_once(ttfb_mock, ttfb_client, i):
+    barrier = threading.Barrier(20)
+    statuses, errors = [], []
+    def call():
+        barrier.wait()
+        try:
+            response = ttfb_client.post("https://api.anthropic.com/v1/messages", json=BODY)
+            statuses.append(response.status_code)
+        except Exception as error:
+            errors.append(repr(error)[:200])
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert statuses == [200] * 20
+"""
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=10)

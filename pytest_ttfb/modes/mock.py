@@ -66,45 +66,55 @@ class _SwappedPatches:
     """A mocker's patched target methods, made once and swapped in and out.
 
     respx patches each target method with ``unittest.mock.patch(spec=True)`` at every
-    start, about 0.4 ms a test for each mocker (issue 9, row 2). This makes the same
-    patched methods once and sets them on their classes at each start. It stands in
-    respx's ``_patches`` list as one patch, so respx's own ``start`` (a user's respx
-    router) sees the targets patched, and respx's ``stop`` (ours or a user's, when the
-    last router leaves) calls ``stop()`` here to put the originals back.
+    start, about 0.4 ms a test for each mocker (issue 9, row 2). This sets prepared
+    patched methods instead: each start takes what the class holds *now* (another
+    library may have wrapped the method since), reuses the patched method made for
+    that very object or makes one, and ``stop`` puts back what that start took. It
+    stands in respx's ``_patches`` list as one patch, so respx's own ``start`` (a
+    user's respx router) sees the targets patched, and respx's ``stop`` (ours or a
+    user's, when the last router leaves) calls ``stop()`` here.
     """
 
     def __init__(self, mocker: type[Mocker]) -> None:
         self._mocker = mocker
         self._targets: tuple[str, ...] = ()
-        # (class, method name, what the class itself held, patched method)
-        self._swaps: list[tuple[type, str, Any, Any]] = []
+        self._owners: list[type] = []
+        # (class, method name) -> (the method it wraps, the patched method)
+        self._patched: dict[tuple[type, str], tuple[Any, Any]] = {}
+        # What the running start replaced: (class, method name, what the class held)
+        self._taken: list[tuple[type, str, Any]] = []
 
     def start(self) -> None:
         mocker = self._mocker
         if self._targets != tuple(mocker.targets):  # respx can add targets
-            self._swaps = []
+            self._owners = []
             for target in mocker.targets:
                 module_name, _, class_name = target.rpartition(".")
                 try:
-                    owner = getattr(importlib.import_module(module_name), class_name)
+                    self._owners.append(getattr(importlib.import_module(module_name), class_name))
                 except (ImportError, AttributeError):
                     continue  # as respx skips a target it cannot patch
-                for method in mocker.target_methods:
-                    original = getattr(owner, method, None)
-                    if original is not None:
-                        own = owner.__dict__.get(method, _MISSING)
-                        patched = mocker.mock(original)  # type: ignore[no-untyped-call]
-                        self._swaps.append((owner, method, own, patched))
             self._targets = tuple(mocker.targets)
-        for owner, method, _, patched in self._swaps:
-            setattr(owner, method, patched)
+        self._taken = []
+        for owner in self._owners:
+            for method in mocker.target_methods:
+                original = getattr(owner, method, None)
+                if original is None:
+                    continue
+                made = self._patched.get((owner, method))
+                if made is None or made[0] is not original:
+                    made = (original, mocker.mock(original))  # type: ignore[no-untyped-call]
+                    self._patched[(owner, method)] = made
+                self._taken.append((owner, method, owner.__dict__.get(method, _MISSING)))
+                setattr(owner, method, made[1])
 
     def stop(self) -> None:
-        for owner, method, own, _ in self._swaps:
+        for owner, method, own in reversed(self._taken):
             if own is _MISSING:
                 delattr(owner, method)
             else:
                 setattr(owner, method, own)
+        self._taken = []
 
 
 _swapped: dict[type[Mocker], _SwappedPatches] = {}
@@ -231,11 +241,23 @@ class _FallbackLast(RouteList):
     def __init__(self, declare_built_ins: Callable[[], None]) -> None:
         super().__init__()
         self._declare_built_ins: Callable[[], None] | None = declare_built_ins
+        # Threads (20 concurrent first calls) falling through together: one declares,
+        # the others wait for the routes instead of finding none.
+        self._declaring = threading.RLock()
 
     def built_ins_needed(self) -> None:
-        declare, self._declare_built_ins = self._declare_built_ins, None
-        if declare is not None:
-            declare()
+        if self._declare_built_ins is None:
+            return
+        with self._declaring:
+            declare = self._declare_built_ins
+            if declare is not None:
+                declare()
+                self._declare_built_ins = None
+
+    def pop(self, name: str, default: Any = ...) -> Any:
+        if name in BUILT_IN_ROUTES:  # removing one must leave it removed
+            self.built_ins_needed()
+        return super().pop(name, default)  # type: ignore[no-untyped-call]
 
     def __getitem__(self, key: int | str) -> Route:
         if key in BUILT_IN_ROUTES:
