@@ -264,3 +264,25 @@ def test_passes(routes, ttfb_client):
         "test_xfail": "xfailed",
         "test_passes": "passed",
     }
+
+
+def test_a_final_attempt_that_recorded_nothing_leaves_no_earlier_one_final(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        ROUTES
+        + """
+RUNS = []
+
+def test_fails_twice_then_passes_without_a_request(routes, ttfb_client):
+    RUNS.append(1)
+    if len(RUNS) < 3:
+        ttfb_client.get("https://api.test/fast")
+        raise AssertionError(f"attempt {len(RUNS)} fails")
+"""
+    )
+    result = pytester.runpytest("--reruns", "2", "--ttfb-json=r.json", "-p", "no:randomly")
+    assert result.parseoutcomes()["passed"] == 1
+    entries = entries_by_name("r.json")["test_fails_twice_then_passes_without_a_request"]
+    listed = sorted((e["attempt"], e["final"], e["outcome"]) for e in entries)
+    assert listed == [(1, False, "failed"), (2, False, "failed")]

@@ -86,6 +86,9 @@ def attempt_entry(result: TestResult, scale: float) -> dict[str, Any]:
     return {
         "nodeid": result.nodeid,
         "attempt": getattr(result, "attempt", 1),
+        # As the run knew it: a later attempt that recorded nothing is not listed, and
+        # must not make this one look final.
+        "final": getattr(result, "final", True),
         "outcome": getattr(result, "outcome", None) or "passed",
         "verdict": result.verdict,
         "budgets": _verdict(result, scale),
