@@ -244,6 +244,20 @@ def test_setup_requests_are_recorded_but_not_judged(conftest: pytest.Pytester) -
         ),
         ("max_new_connections(1.5)", "n must be a whole number in [0, 1000000], got 1.5"),
         ("max_new_connections(True)", "n must be a whole number in [0, 1000000], got True"),
+        # the stream, call and mode keywords
+        ("max_itl('fast')", "ms must be a number of milliseconds in (0, 86400000], got 'fast'"),
+        ("max_tpot('5 minutes')", "ms must be a number of milliseconds"),
+        ("max_ttfb(100, live='soon')", "live must be a number of milliseconds"),
+        ("max_call(100, percentile=0)", "percentile must be a number in (0, 100], got 0"),
+        ("max_retries(-1)", "n must be a whole number in [0, 1000000], got -1"),
+        ("max_retries(1, percentile=50)", "unknown keyword percentile"),
+        ("min_tokens_per_s(0)", "n must be a number of tokens per second in (0, 1000000000]"),
+        ("max_ttfb(100, warm=True, cold=True)", "warm=True and cold=True exclude each other"),
+        ("max_ttfb(100, cold=1)", "cold must be True or False, got 1"),
+        ("max_total(100, warmup=-1)", "warmup must be a whole number of requests"),
+        ("max_total(100, warmup=1.5)", "warmup must be a whole number of requests"),
+        ("max_first_token(100, rule='nope')", "rule must be one of auto, delta, visible"),
+        ("max_ttfb(100, rule='delta')", "unknown keyword rule"),
     ],
 )
 def test_bad_marker_arguments_are_a_usage_error_naming_the_test(
