@@ -46,6 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_ttfb.baseline.gates import METRICS
+from pytest_ttfb.stats import enough_samples
+
 GATE = ("ttfb:p50:25%", "first_token:p50:25%", "new_connections:+0")
 """The gate the comparison runs use unless ``--gate`` is given: the set that passed 40
 identical pairs out of 40 on a loaded 2-core machine (p50 rose by at most 15.5%, first
@@ -108,17 +111,6 @@ REGRESSIONS = {
     "new-client": {"GATE_NEW_CLIENT": "1"},
 }
 
-METRIC_KEYS = {
-    "ttfb": "ttfb_ms",
-    "first_token": "first_token_ms",
-    "total": "total_ms",
-    "connect": "connect_ms",
-    "itl": "itl_ms",
-    "tpot": "tpot_ms",
-    "tokens_per_s": "tokens_per_s",
-}
-MIN_SAMPLES = {"p95": 20, "p99": 100}
-
 
 @dataclass
 class Trial:
@@ -178,10 +170,10 @@ def judged_values(gate: str, before: dict[str, Any], after: dict[str, Any]) -> l
         metric, stat, _ = gate.split(":")
         name, _, subset = metric.partition(".")
         block = "stats_" + subset if subset else "stats"
-        key = METRIC_KEYS[name]
+        key = METRICS[name]
         a, b = base[block].get(key) or {}, test[block].get(key) or {}
         n = min(a.get("count", 0), b.get("count", 0))
-        if n >= MIN_SAMPLES.get(stat, 1) and a.get(stat) is not None and b.get(stat) is not None:
+        if enough_samples(stat, n) and a.get(stat) is not None and b.get(stat) is not None:
             out.append((test["nodeid"], a[stat], b[stat]))
     return out
 
