@@ -220,33 +220,26 @@ def test_stack_and_key(openai_client, async_openai_client, request, ttfb_mock):
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+WHERE = """
+def test_where(openai_client, ttfb_mock):
+    openai_client.chat.completions.create(model="m", messages=[])
+    (call,) = ttfb_mock["chat_completions"].calls
+    assert call.request.url.host == "{host}"
+"""
+
+
 def test_base_url_from_the_option_then_the_environment(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "https://from-env.test/v1")
-    pytester.makepyfile("""
-def test_where(openai_client, ttfb_mock):
-    openai_client.chat.completions.create(model="m", messages=[])
-    (call,) = ttfb_mock["chat_completions"].calls
-    assert call.request.url.host == "from-env.test"
-""")
+    pytester.makepyfile(WHERE.format(host="from-env.test"))
     pytester.runpytest().assert_outcomes(passed=1)
     pytester.makeini("[pytest]\nttfb_openai_base_url = https://from-ini.test/v1\n")
-    pytester.makepyfile("""
-def test_where(openai_client, ttfb_mock):
-    openai_client.chat.completions.create(model="m", messages=[])
-    (call,) = ttfb_mock["chat_completions"].calls
-    assert call.request.url.host == "from-option.test"
-""")
+    pytester.makepyfile(WHERE.format(host="from-option.test"))
     pytester.runpytest("--ttfb-openai-base-url=https://from-option.test/v1").assert_outcomes(
         passed=1
     )
-    pytester.makepyfile("""
-def test_where(openai_client, ttfb_mock):
-    openai_client.chat.completions.create(model="m", messages=[])
-    (call,) = ttfb_mock["chat_completions"].calls
-    assert call.request.url.host == "from-ini.test"
-""")
+    pytester.makepyfile(WHERE.format(host="from-ini.test"))
     pytester.runpytest().assert_outcomes(passed=1)
 
 
