@@ -6,17 +6,7 @@ key and base URL; live mode without a key skips."""
 import pytest
 
 # The session-scoped async clients stay on one event loop: anyio's, for the session.
-SESSION_LOOP = """
-import pytest
-
-@pytest.fixture(scope="session")
-def anyio_backend():
-    return "asyncio"
-
-@pytest.fixture(scope="session", autouse=True)
-async def session_loop(anyio_backend):
-    yield
-"""
+from .test_async import ANYIO_SESSION_LOOP as SESSION_LOOP
 
 
 @pytest.fixture(autouse=True)
