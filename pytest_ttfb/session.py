@@ -105,6 +105,16 @@ class _Attempt:
     open: list[Any] = field(default_factory=list)  # of those, the in-flight ones not ended
 
 
+def _instrumented_any() -> bool:
+    """Whether any client was instrumented in this process, without loading the HTTP
+    stacks to ask (they are loaded by the first instrumented client)."""
+    if "pytest_ttfb.measure.stacks" not in sys.modules:
+        return False
+    from .measure.stacks import instrumented_any
+
+    return instrumented_any()
+
+
 def _outcome(report: pytest.TestReport) -> str:
     """One phase's outcome as the results name it."""
     if hasattr(report, "wasxfail"):
@@ -443,21 +453,18 @@ class TtfbSession:
         self._quiet = None
         if active_sink() is self._quiet_recorder:
             set_active_sink(None)
-        if "pytest_ttfb.measure.stacks" in sys.modules:
-            from .measure.stacks import instrumented_any
-
-            if instrumented_any():
-                window = _QuietWindow(
-                    quiet.item.nodeid,
-                    quiet.number,
-                    quiet.started_at,
-                    perf_counter(),
-                    quiet.outcome,
-                    quiet.called,
-                    self._quiet_recorder,
-                )
-                self._quiet_windows.append(window)
-                self._quiet_recorder = Recorder("")
+        if _instrumented_any():
+            window = _QuietWindow(
+                quiet.item.nodeid,
+                quiet.number,
+                quiet.started_at,
+                perf_counter(),
+                quiet.outcome,
+                quiet.called,
+                self._quiet_recorder,
+            )
+            self._quiet_windows.append(window)
+            self._quiet_recorder = Recorder("")
 
     def _end_attempt(self, attempt: _Attempt) -> None:
         """After the teardown: the attempt's records are complete; anything that ends
@@ -548,12 +555,8 @@ class TtfbSession:
         during which it started (one test runs at a time in a process)."""
         if not (self._attempts or self._quiet_windows):
             return
-        if "pytest_ttfb.measure.stacks" not in sys.modules:
+        if not _instrumented_any():
             return  # no client was ever instrumented: no request can be in flight
-        from .measure.stacks import instrumented_any
-
-        if not instrumented_any():
-            return
         import gc
 
         from .measure.inflight import InFlight
