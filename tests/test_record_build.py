@@ -1,0 +1,119 @@
+"""The record built from a request's raw marks: every field from the right mark.
+
+``InFlight.timing`` passes RequestTiming's fields by position (cheaper than keywords on
+the per-request path), so a field added or moved in the dataclass must show up here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import httpx
+
+from pytest_ttfb.measure.inflight import Connection, InFlight
+from pytest_ttfb.measure.record import PoolSettings, RequestTiming
+
+POOL = PoolSettings(http2=True, max_connections=4, keepalive_expiry=30.0, stack="httpx")
+
+
+def _request(**headers: str) -> httpx.Request:
+    return httpx.Request(
+        "POST", "https://user:pw@api.test/v1/messages?key=sk-secret-value#frag", headers=headers
+    )
+
+
+def _marked(inflight: InFlight, start: float) -> None:
+    # Distinct marks, each a whole number of ms after the start.
+    inflight.connect_start = start + 0.001
+    inflight.dns_end = start + 0.002
+    inflight.connect_end = start + 0.003
+    inflight.tls_end = start + 0.004
+    inflight.sent = start + 0.005
+    inflight.headers_at = start + 0.006
+    inflight.first_body = start + 0.007
+    inflight.first_token = start + 0.008
+    inflight.end = start + 0.009
+    inflight.status = 201
+    inflight.extensions = {"http_version": b"HTTP/2"}
+
+
+def _close(value: float | None, expected: float) -> bool:
+    return value is not None and abs(value - expected) < 1e-6
+
+
+def test_a_new_connections_record_has_every_mark_in_its_field() -> None:
+    start = 1000.0
+    inflight = InFlight(start, _request(**{"x-stainless-retry-count": "2"}), POOL, "teardown")
+    _marked(inflight, start)
+    inflight.connection = Connection("c7", inflight)  # this request opened it
+    inflight.error = "ReadError: boom"
+    record = inflight.timing()
+
+    assert record.method == "POST"
+    assert record.url == "https://api.test/v1/messages?key=***"
+    assert record.status == 201
+    assert record.http_version == "HTTP/2"
+    assert record.reused is False
+    assert record.connection_id == "c7"
+    expected_ms = {
+        "pool_wait_ms": 1.0,  # until the connect began
+        "dns_ms": 2.0,
+        "connect_ms": 3.0,
+        "tls_ms": 4.0,
+        "sent_ms": 5.0,
+        "ttfb_ms": 6.0,
+        "first_body_byte_ms": 7.0,
+        "first_token_ms": 8.0,
+        "total_ms": 9.0,
+    }
+    for name, ms in expected_ms.items():
+        assert _close(getattr(record, name), ms), (name, getattr(record, name), ms)
+    assert record.error == "ReadError: boom"
+    assert record.attempt == 3
+    assert record.started_at == start
+    assert record.when == "teardown"
+    assert record.pool is POOL
+    assert record.late is False
+    assert record.stream is None
+    assert record.chunk_ms is None
+    assert record.output_tokens is None
+    assert record.first_token_by_rule is None
+    assert record.buffered is False
+    # Every field of the dataclass was looked at above (a new one must be added here).
+    checked = {
+        "method", "url", "status", "http_version", "reused", "connection_id", "error",
+        "attempt", "started_at", "when", "pool", "started_unix", "late", "stream",
+        "chunk_ms", "output_tokens", "first_token_by_rule", "buffered", *expected_ms,
+    }  # fmt: skip
+    assert {f.name for f in fields(RequestTiming)} == checked
+
+
+def test_a_reused_connections_record_has_no_connect_phases() -> None:
+    start = 50.0
+    inflight = InFlight(start, _request(), None, "call")
+    _marked(inflight, start)
+    inflight.connection = Connection("c1", None)  # opened by an earlier request
+    inflight.buffered = True
+    record = inflight.timing()
+
+    assert record.reused is True
+    assert record.connection_id == "c1"
+    assert record.dns_ms is None
+    assert record.connect_ms is None
+    assert record.tls_ms is None
+    assert _close(record.pool_wait_ms, 5.0)  # until it was sent, on the pooled connection
+    assert record.attempt is None  # no SDK retry header
+    assert record.when == "call"
+    assert record.pool is None
+    assert record.buffered is True
+
+
+def test_a_repeated_header_reads_as_one_value_joined() -> None:
+    # The retry count as Headers.get gives it: repeated values joined by ", " (then no int).
+    request = httpx.Request(
+        "GET", "https://api.test/", headers=[("x-stainless-retry-count", "1")] * 2
+    )
+    record = InFlight(0.0, request, None, "call").timing()
+    assert record.attempt is None
+    request = httpx.Request("GET", "https://api.test/", headers={"X-Stainless-Retry-Count": "0"})
+    assert InFlight(0.0, request, None, "call").timing().attempt == 1
