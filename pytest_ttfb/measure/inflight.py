@@ -12,6 +12,7 @@ import contextvars
 import itertools
 import sys
 from dataclasses import dataclass
+from operator import itemgetter
 from time import perf_counter, time
 from typing import Any
 
@@ -40,31 +41,28 @@ __all__ = [
 class InFlight:
     """One request in flight, then its raw marks until someone reads the record."""
 
-    __slots__ = (
-        "buffered",
-        "connect_end",
-        "connect_start",
-        "connection",
-        "dns_end",
-        "end",
-        "error",
-        "extensions",
-        "first_body",
-        "first_token",
-        "headers",
-        "headers_at",
-        "method",
-        "pool",
-        "record",
-        "response_headers",
-        "scanner",
-        "sent",
-        "start",
-        "status",
-        "tls_end",
-        "url",
-        "when",
-    )
+    # The marks not stamped yet read as these class-level defaults, so ``__init__``
+    # stores only what every request has: a quarter of the stores, per request. (No
+    # ``__slots__``: a slot cannot have a class-level default.)
+    connect_start: float | None = None
+    dns_end: float | None = None
+    connect_end: float | None = None
+    tls_end: float | None = None
+    sent: float | None = None
+    headers_at: float | None = None
+    first_body: float | None = None
+    first_token: float | None = None
+    end: float | None = None
+    error: str | None = None
+    status: int | None = None
+    extensions: dict[str, Any] | None = None  # the response's, until the record is built
+    response_headers: Any = None  # read only if the body may be content-encoded
+    # The connection this request opened (set by ``opened()``), else the one its first
+    # write went out on (set by the network stream): known even when no response came.
+    connection: Connection | None = None
+    record: RequestTiming | None = None
+    scanner: FirstTokenScanner | None = None  # the body's, if it is events
+    buffered = False  # the body came whole, in memory: nothing to watch
 
     def __init__(self, start: float, request: Any, pool: PoolSettings | None, when: str) -> None:
         self.start = start
@@ -73,26 +71,6 @@ class InFlight:
         self.headers = request.headers  # read only when the record is built
         self.pool = pool
         self.when = when
-        self.connect_start: float | None = None
-        self.dns_end: float | None = None
-        self.connect_end: float | None = None
-        self.tls_end: float | None = None
-        self.sent: float | None = None
-        self.headers_at: float | None = None
-        self.first_body: float | None = None
-        self.first_token: float | None = None
-        self.end: float | None = None
-        self.error: str | None = None
-        self.status: int | None = None
-        self.extensions: dict[str, Any] | None = {}
-        self.response_headers: Any = None  # read only if the body may be content-encoded
-        # The connection this request opened (set by ``opened()``), else the one its
-        # first write went out on (set by the network stream): known even when no
-        # response came back.
-        self.connection: Connection | None = None
-        self.record: RequestTiming | None = None
-        self.scanner: FirstTokenScanner | None = None  # the body's, if it is events
-        self.buffered = False  # the body came whole, in memory: nothing to watch
 
     def timing(self) -> RequestTiming:
         """The record, built once; later marks (first token, body closed) are copied
@@ -124,7 +102,7 @@ class InFlight:
         record = RequestTiming(
             # One string per method name, not per request (httpx makes a new one each time).
             sys.intern(method if isinstance(method, str) else method.decode()),
-            redact_url(str(self.url)),
+            _url_text(self.url),
             self.status,
             version.decode("ascii") if isinstance(version, bytes) else version,
             reused,
@@ -316,13 +294,31 @@ def header_value(headers: Any, name: bytes) -> str | None:
         text = name.decode("ascii")
         value: str | None = headers.get(text) if text in headers else None
         return value
-    for _, key, _value in triples:
-        if key == name:
-            break
-    else:  # the usual answer, without building a list
+    if name not in map(_lower_name, triples):  # the usual answer, in C
         return None
     values: list[bytes] = [value for _, key, value in triples if key == name]
     return b", ".join(values).decode("latin-1")
+
+
+_lower_name = itemgetter(1)
+# The redacted text of each URL seen, by httpx's parsed form of it (a named tuple of
+# strings): ``str(url)`` runs a dozen lines of httpx, once per distinct URL, not per
+# request. Cleared when full: a suite calls few distinct URLs.
+_url_texts: dict[Any, str] = {}
+_URL_TEXTS_MAX = 1024
+
+
+def _url_text(url: Any) -> str:
+    """``redact_url(str(url))`` for an httpx/httpx2 URL, remembered."""
+    key = getattr(url, "_uri_reference", None)
+    if key is None:  # not httpx's URL: no parsed form to key on
+        return redact_url(str(url))
+    text = _url_texts.get(key)
+    if text is None:
+        if len(_url_texts) >= _URL_TEXTS_MAX:
+            _url_texts.clear()
+        text = _url_texts[key] = redact_url(str(url))
+    return text
 
 
 def _attempt(headers: Any) -> int | None:
