@@ -48,14 +48,17 @@ class TimingNetworkStream:
         self.close = inner.close
         self.get_extra_info = inner.get_extra_info
 
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+    def write(self, buffer: bytes, timeout: float | None = None) -> Any:
+        # A plain method returning what the inner write returns (in async code, its
+        # awaitable): no coroutine of ours per write, and there are several a request.
+        # httpcore awaits the call at once, so the stamp is the write's start either way.
         request = current.get()
         if request is not None and request.sent is None:
             request.sent = perf_counter()
             if request.connection is None:  # sent on a pooled connection (or a watched
                 # one opened before): known here even if no response ever comes
                 request.connection = self.ttfb_connection
-        self._inner.write(buffer, timeout)
+        return self._inner.write(buffer, timeout)
 
     def start_tls(
         self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
