@@ -30,8 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import _start_server  # the same loopback servers as rows 5 and 6
 
@@ -162,7 +161,7 @@ def main() -> int:
                         watched = (runs["watched", count] - runs["watched", 0]) / count / unit
                         per = "request" if what == "warm" else "chunk"
                         print(
-                            f"{what:<7} {stack:<7} {proto:<5} {mode:<6} {bare:>10.0f}"
+                            f"{what:<7} {stack:<7} {proto:<7} {mode:<7} {bare:>10.0f}"
                             f" {watched - bare:>+8.0f} {watched / bare:>7.3f}"
                             f"   instructions a {per}",
                             flush=True,
