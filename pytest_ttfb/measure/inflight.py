@@ -41,28 +41,31 @@ __all__ = [
 class InFlight:
     """One request in flight, then its raw marks until someone reads the record."""
 
-    # The marks not stamped yet read as these class-level defaults, so ``__init__``
-    # stores only what every request has: a quarter of the stores, per request. (No
-    # ``__slots__``: a slot cannot have a class-level default.)
-    connect_start: float | None = None
-    dns_end: float | None = None
-    connect_end: float | None = None
-    tls_end: float | None = None
-    sent: float | None = None
-    headers_at: float | None = None
-    first_body: float | None = None
-    first_token: float | None = None
-    end: float | None = None
-    error: str | None = None
-    status: int | None = None
-    extensions: dict[str, Any] | None = None  # the response's, until the record is built
-    response_headers: Any = None  # read only if the body may be content-encoded
-    # The connection this request opened (set by ``opened()``), else the one its first
-    # write went out on (set by the network stream): known even when no response came.
-    connection: Connection | None = None
-    record: RequestTiming | None = None
-    scanner: FirstTokenScanner | None = None  # the body's, if it is events
-    buffered = False  # the body came whole, in memory: nothing to watch
+    __slots__ = (
+        "buffered",
+        "connect_end",
+        "connect_start",
+        "connection",
+        "dns_end",
+        "end",
+        "error",
+        "extensions",
+        "first_body",
+        "first_token",
+        "headers",
+        "headers_at",
+        "method",
+        "pool",
+        "record",
+        "response_headers",
+        "scanner",
+        "sent",
+        "start",
+        "status",
+        "tls_end",
+        "url",
+        "when",
+    )
 
     def __init__(self, start: float, request: Any, pool: PoolSettings | None, when: str) -> None:
         self.start = start
@@ -71,6 +74,26 @@ class InFlight:
         self.headers = request.headers  # read only when the record is built
         self.pool = pool
         self.when = when
+        self.connect_start: float | None = None
+        self.dns_end: float | None = None
+        self.connect_end: float | None = None
+        self.tls_end: float | None = None
+        self.sent: float | None = None
+        self.headers_at: float | None = None
+        self.first_body: float | None = None
+        self.first_token: float | None = None
+        self.end: float | None = None
+        self.error: str | None = None
+        self.status: int | None = None
+        self.extensions: dict[str, Any] | None = None  # the response's, until the build
+        self.response_headers: Any = None  # read only if the body may be content-encoded
+        # The connection this request opened (set by ``opened()``), else the one its
+        # first write went out on (set by the network stream): known even when no
+        # response came back.
+        self.connection: Connection | None = None
+        self.record: RequestTiming | None = None
+        self.scanner: FirstTokenScanner | None = None  # the body's, if it is events
+        self.buffered = False  # the body came whole, in memory: nothing to watch
 
     def timing(self) -> RequestTiming:
         """The record, built once; later marks (first token, body closed) are copied
