@@ -21,7 +21,7 @@ import pytest
 from .budgets.kinds import KINDS, Budget
 from .budgets.parse import budgets_for
 from .errors import BudgetError, plugin_error_in
-from .measure.active import active_sink, set_active_sink
+from .measure.active import active, active_sink, set_active_sink
 from .measure.recorder import Recorder
 from .measure.scanner import DEFAULT_RULE, use_first_token_rule
 from .modes import needs_mock
@@ -139,6 +139,11 @@ class TtfbSession:
         self.emulator: Any = None  # emulate mode: the session's network, while tests run
         self._network_error: Exception | None = None  # why it could not start
         self.is_worker = hasattr(config, "workerinput")  # a pytest-xdist worker
+        # --setup-only (and --setup-plan) run no call phase: teardown follows setup.
+        self._setup_only = bool(getattr(config.option, "setuponly", False))
+        # Called once, when the first test that uses the plugin starts (``_wire`` then
+        # registers the per-report hook, which a suite of quiet tests never pays for).
+        self.on_first_attempt: Any = None
         self.started = time.time()
         self.order: dict[str, int] = {}  # node id -> position in the collected tests
         self.after_run: list[str] = []  # what the reports and the comparison said
@@ -265,25 +270,26 @@ class TtfbSession:
         """The test's setup begins: a new attempt, with a recorder and a result of its
         own, so a rerun is judged on its own requests only. A test that does not use
         the plugin runs quiet (``_QuietRun``) until it records something."""
-        number = item.stash.get(_RUNS, 0) + 1
-        item.stash[_RUNS] = number
-        previous = item.stash.get(_ATTEMPT, None)
-        if previous is not None:
-            previous.result.final = False
-            del item.stash[_ATTEMPT]
-        if item.stash.get(_USES_PLUGIN, True):
+        if self._quiet is not None:  # a quiet test that never reached its teardown
+            self.end_interrupted()
+        stash = item.stash
+        number = stash.get(_RUNS, 0) + 1
+        stash[_RUNS] = number
+        if number > 1:
+            previous = stash.get(_ATTEMPT, None)
+            if previous is not None:
+                previous.result.final = False
+                del stash[_ATTEMPT]
+        if stash.get(_USES_PLUGIN, True):
             attempt = self._new_attempt(item, Recorder(item.nodeid), number, perf_counter())
             attempt.recorder.when = "setup"
             set_active_sink(attempt.recorder)
             return
         recorder = self._quiet_recorder
-        if recorder.pending or recorder.requests or recorder.unmatched or recorder.failures:
-            # Left over by a quiet test that never reached its teardown (interrupted).
-            recorder = self._quiet_recorder = Recorder("")
         recorder.nodeid = item.nodeid
         recorder.when = "setup"
         self._quiet = _QuietRun(item, number, perf_counter())
-        set_active_sink(recorder)
+        active.sink = recorder
 
     def _new_attempt(
         self, item: pytest.Item, recorder: Recorder, number: int, started_at: float
@@ -300,6 +306,9 @@ class TtfbSession:
         attempt = _Attempt(result, recorder, started_at)
         item.stash[_ATTEMPT] = attempt
         self._attempts.append(attempt)
+        if not self._running and self.on_first_attempt is not None:
+            self.on_first_attempt()
+            self.on_first_attempt = None
         self._running[item.nodeid] = attempt
         self.results.append(result)
         return attempt
@@ -330,11 +339,15 @@ class TtfbSession:
         attempt.result.outcome = quiet.outcome
         return attempt
 
-    def end_test(self, item: pytest.Item) -> None:
-        quiet = self._quiet_run(item)
-        if quiet is not None:  # its teardown never reported (Ctrl-C): keep what it has
-            if self._quiet_recorded(item):
+    def end_interrupted(self) -> None:
+        """A quiet test whose teardown never reported (Ctrl-C, ``pytest.exit``): keep
+        what it recorded. Called when the next test starts and at the session's end."""
+        quiet = self._quiet
+        if quiet is not None:
+            if self._quiet_recorded(quiet.item):
                 self._promote(quiet)
+            else:  # nothing of it is kept: the next quiet test starts afresh
+                self._quiet_recorder = Recorder("")
             self._quiet = None
         set_active_sink(None)
 
@@ -349,21 +362,15 @@ class TtfbSession:
             attempt = self._promote(quiet)
         return attempt.recorder
 
-    def enter_teardown(self, item: pytest.Item) -> None:
-        attempt = item.stash.get(_ATTEMPT, None)
-        if attempt is not None:
-            attempt.recorder.when = "teardown"
-        elif self._quiet_run(item) is not None:
-            self._quiet_recorder.when = "teardown"
-
     def begin_call(self, item: pytest.Item) -> TestResult | None:
         """The test's body begins: its result (``None`` for a quiet test)."""
+        quiet = self._quiet
+        if quiet is not None and quiet.item is item:
+            quiet.called = True
+            self._quiet_recorder.when = "call"
+            return None
         attempt = item.stash.get(_ATTEMPT, None)
         if attempt is None:
-            quiet = self._quiet_run(item)
-            if quiet is not None:
-                quiet.called = True
-                self._quiet_recorder.when = "call"
             return None
         attempt.recorder.when = "call"
         attempt.result.called = True
@@ -420,32 +427,44 @@ class TtfbSession:
             item.add_report_section("call", "ttfb", failure)
 
     def make_report(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
-        own_error = plugin_error_in(call.excinfo.value) if call.excinfo else None
-        if own_error is not None:
-            # Our message says all there is; the traceback through httpx and respx would
-            # add nothing but request objects whose reprs carry the raw URL.
-            report.longrepr = str(own_error)
-        attempt = item.stash.get(_ATTEMPT, None)
-        if attempt is None:
-            quiet = self._quiet_run(item)
-            if quiet is None:
-                return
-            if report.when != "teardown":
-                if report.when == "call" or report.outcome != "passed":
+        """Each phase's report: the attempt's outcome, and the phase that comes next
+        (teardown follows the call, or a setup that did not pass): the records made
+        from now on are the teardown's."""
+        if call.excinfo is not None:
+            own_error = plugin_error_in(call.excinfo.value)
+            if own_error is not None:
+                # Our message says all there is; the traceback through httpx and respx
+                # would add nothing but request objects whose reprs carry the raw URL.
+                report.longrepr = str(own_error)
+        when = report.when
+        quiet = self._quiet
+        if quiet is not None and quiet.item is item:
+            if when != "teardown":
+                if when == "call" or report.outcome != "passed":
                     quiet.outcome = _outcome(report)
+                    self._quiet_recorder.when = "teardown"
+                elif self._setup_only:
+                    self._quiet_recorder.when = "teardown"
                 return
             if not self._quiet_recorded(item):
                 self._end_quiet(quiet)
                 return
             attempt = self._promote(quiet)
+        else:
+            found = item.stash.get(_ATTEMPT, None)
+            if found is None:
+                return
+            attempt = found
         result = attempt.result
-        outcome = _outcome(report)
-        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-            result.outcome = outcome
-        elif report.when == "teardown":
+        if when == "call" or (when == "setup" and report.outcome != "passed"):
+            result.outcome = _outcome(report)
+            attempt.recorder.when = "teardown"
+        elif when == "teardown":
             if report.failed and result.outcome in (None, "passed", "xpassed"):
                 result.outcome = "error"
             self._end_attempt(attempt)
+        elif self._setup_only:
+            attempt.recorder.when = "teardown"
 
     def _end_quiet(self, quiet: _QuietRun) -> None:
         """A quiet test that recorded nothing ended: nothing to keep, but its window
@@ -672,6 +691,7 @@ class TtfbSession:
     def finish(self, session: pytest.Session) -> None:
         """The session's end: late requests settled (a pytest-xdist worker sends them
         home), then the reports written."""
+        self.end_interrupted()
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             self.send_late(workeroutput)
