@@ -12,21 +12,24 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .budgets.kinds import KINDS, Budget
-from .budgets.parse import budgets_for
 from .errors import BudgetError, plugin_error_in
 from .measure.active import active, active_sink, set_active_sink
 from .measure.recorder import Recorder
 from .measure.scanner import DEFAULT_RULE, use_first_token_rule
 from .modes import needs_mock
-from .results import TestResult
 from .settings import Settings, resolve
+
+if TYPE_CHECKING:
+    from .results import TestResult
+
+# Loaded when first needed (a budget marker, a test that uses the plugin), not by a
+# suite that never does: ``budgets.parse`` and ``results``.
 
 __all__ = ["PLUGIN_FIXTURES", "TtfbSession"]
 
@@ -62,21 +65,23 @@ def marker_lines() -> list[str]:
 _LATE_KEY = "ttfb_late"  # in a pytest-xdist worker's workeroutput
 
 
-@dataclass(eq=False, slots=True)
 class _QuietRun:
     """A test that uses no plugin fixture and declares no budget, while it runs: it
     records into a recorder kept for such tests, and becomes an ``_Attempt`` only if
     something lands there (a client it watched itself, a budget marker added at run
-    time), so the rest of a suite pays for nothing but a few attribute writes."""
+    time), so the rest of a suite pays for nothing but a few attribute writes.
+    (Plain classes here, not dataclasses: each dataclass costs the plugin's start-up.)"""
 
-    item: pytest.Item
-    number: int  # which attempt of the test (reruns)
-    started_at: float
-    called: bool = False
-    outcome: str | None = None  # of its call phase, or of a setup that did not pass
+    __slots__ = ("called", "item", "number", "outcome", "started_at")
+
+    def __init__(self, item: pytest.Item, number: int, started_at: float) -> None:
+        self.item = item
+        self.number = number  # which attempt of the test (reruns)
+        self.started_at = started_at
+        self.called = False
+        self.outcome: str | None = None  # of its call phase, or of a setup that did not pass
 
 
-@dataclass(eq=False, slots=True)
 class _QuietWindow:
     """A quiet test that recorded nothing by its end, kept only once some client was
     instrumented: a request of its may still be in flight. Its recorder is its own from
@@ -84,25 +89,36 @@ class _QuietWindow:
     a request still waiting for its headers at the session's end is given to the test
     during which it started, quiet or not."""
 
-    nodeid: str
-    number: int
-    started_at: float
-    ended_at: float
-    outcome: str | None
-    called: bool
-    recorder: Recorder
+    __slots__ = ("called", "ended_at", "nodeid", "number", "outcome", "recorder", "started_at")
+
+    def __init__(self, quiet: _QuietRun, ended_at: float, recorder: Recorder) -> None:
+        self.nodeid = quiet.item.nodeid
+        self.number = quiet.number
+        self.started_at = quiet.started_at
+        self.ended_at = ended_at
+        self.outcome = quiet.outcome
+        self.called = quiet.called
+        self.recorder = recorder
 
 
-@dataclass(eq=False)
 class _Attempt:
     """One run of one test in this process, and what settles its late requests."""
 
-    result: TestResult
-    recorder: Recorder
-    started_at: float = field(default_factory=perf_counter)  # when its setup began
-    ended_at: float | None = None  # perf_counter() after its teardown
-    settled: int = 0  # how many of the recorder's records existed then
-    open: list[Any] = field(default_factory=list)  # of those, the in-flight ones not ended
+    __slots__ = ("ended_at", "open", "recorder", "result", "settled", "started_at")
+
+    def __init__(
+        self,
+        result: TestResult,
+        recorder: Recorder,
+        started_at: float,
+        ended_at: float | None = None,
+    ) -> None:
+        self.result = result
+        self.recorder = recorder
+        self.started_at = started_at  # when its setup began
+        self.ended_at = ended_at  # perf_counter() after its teardown
+        self.settled = 0  # how many of the recorder's records existed then
+        self.open: list[Any] = []  # of those, the in-flight ones not ended
 
 
 def _instrumented_any() -> bool:
@@ -113,6 +129,12 @@ def _instrumented_any() -> bool:
     from .measure.stacks import instrumented_any
 
     return instrumented_any()
+
+
+def _budgets_for(marks: Iterable[Any], mode: str) -> list[Budget]:
+    from .budgets.parse import budgets_for
+
+    return budgets_for(marks, mode)
 
 
 def _outcome(report: pytest.TestReport) -> str:
@@ -228,8 +250,9 @@ class TtfbSession:
         the tests that use the plugin ask for ``ttfb_mock`` (mock and emulate modes)."""
         problems = []
         for item in items:
+            marks = [mark for mark in item.iter_markers() if mark.name in KINDS]
             try:
-                budgets = budgets_for(item.iter_markers(), self.settings.mode)
+                budgets = _budgets_for(marks, self.settings.mode) if marks else []
             except BudgetError as exc:
                 problems.append(f"{item.nodeid}: {exc}")
                 continue
@@ -294,6 +317,8 @@ class TtfbSession:
     def _new_attempt(
         self, item: pytest.Item, recorder: Recorder, number: int, started_at: float
     ) -> _Attempt:
+        from .results import TestResult
+
         result = TestResult(
             item.nodeid,
             recorder.requests,
@@ -400,7 +425,7 @@ class TtfbSession:
         # static ones were checked at collection, so a bad one here is a runtime mark.
         try:
             if len(item.own_markers) != item.stash.get(_OWN_MARKERS, -1):
-                result.budgets = budgets_for(item.iter_markers(), self.settings.mode)
+                result.budgets = _budgets_for(item.iter_markers(), self.settings.mode)
         except BudgetError as exc:
             message = f"pytest-ttfb: invalid budget marker added at run time: {exc}"
             result.failed_by.append("marker")
@@ -473,15 +498,7 @@ class TtfbSession:
         if active_sink() is self._quiet_recorder:
             set_active_sink(None)
         if _instrumented_any():
-            window = _QuietWindow(
-                quiet.item.nodeid,
-                quiet.number,
-                quiet.started_at,
-                perf_counter(),
-                quiet.outcome,
-                quiet.called,
-                self._quiet_recorder,
-            )
+            window = _QuietWindow(quiet, perf_counter(), self._quiet_recorder)
             self._quiet_windows.append(window)
             self._quiet_recorder = Recorder("")
 
@@ -611,6 +628,8 @@ class TtfbSession:
         recorder = window.recorder
         later = [a.result.attempt for a in self._attempts if a.result.nodeid == window.nodeid]
         later += [w.number for w in self._quiet_windows if w.nodeid == window.nodeid]
+        from .results import TestResult
+
         result = TestResult(
             window.nodeid,
             recorder.requests,
@@ -633,6 +652,8 @@ class TtfbSession:
         workers put results on reports, so a run without xdist counts nothing twice.)"""
         data = report.__dict__.get("ttfb_result")
         if data is not None:
+            from .results import TestResult
+
             data = dict(data)
             order = data.pop("order", None)
             if isinstance(order, int):
@@ -647,6 +668,8 @@ class TtfbSession:
     def collect_late(self, workeroutput: dict[str, Any]) -> None:
         """On the controller: a worker's late records replace its results' records (or
         bring a test that had recorded nothing before it ended)."""
+        from .results import TestResult
+
         for data in workeroutput.get(_LATE_KEY, []):
             update = TestResult.from_data(data)
             for result in self.results:
