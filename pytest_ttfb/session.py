@@ -256,12 +256,16 @@ class TtfbSession:
             except BudgetError as exc:
                 problems.append(f"{item.nodeid}: {exc}")
                 continue
-            item.stash[_BUDGETS] = budgets
+            stash = item.stash
+            if budgets:
+                stash[_BUDGETS] = budgets
             # applymarker() adds to own_markers: a change means budgets added at run time.
-            item.stash[_OWN_MARKERS] = len(item.own_markers)
+            stash[_OWN_MARKERS] = len(item.own_markers)
             names = getattr(item, "fixturenames", ())
-            item.stash[_USES_PLUGIN] = bool(budgets) or not PLUGIN_FIXTURES.isdisjoint(names)
-            self._route_to_mock(item, bool(budgets))
+            uses = bool(budgets) or not PLUGIN_FIXTURES.isdisjoint(names)
+            stash[_USES_PLUGIN] = uses
+            if uses:  # the others never run against the mock
+                self._route_to_mock(item, bool(budgets))
         if problems:
             raise pytest.UsageError("pytest-ttfb: invalid budget marker\n" + "\n".join(problems))
 
