@@ -52,9 +52,7 @@ PLUGIN_FIXTURES = frozenset(
 _ANTHROPIC_FIXTURES = frozenset({"anthropic_client", "async_anthropic_client"})
 _ATTEMPT = pytest.StashKey["_Attempt"]()
 _BUDGETS = pytest.StashKey[list[Budget]]()
-_OWN_MARKERS = pytest.StashKey[int]()
-_USES_PLUGIN = pytest.StashKey[bool]()  # a plugin fixture in its closure, or a budget
-_RUNS = pytest.StashKey[int]()  # how many times its setup began (reruns)
+_STATE = pytest.StashKey["_ItemState"]()
 
 
 def marker_lines() -> list[str]:
@@ -65,6 +63,20 @@ def marker_lines() -> list[str]:
 _LATE_KEY = "ttfb_late"  # in a pytest-xdist worker's workeroutput
 
 
+class _ItemState:
+    """What collection learnt of one test, and how many times its setup began: one
+    stash entry, read once a run of the test (every hook of a quiet test is cheap)."""
+
+    __slots__ = ("markers", "quiet", "runs")
+
+    def __init__(self, quiet: bool, markers: int) -> None:
+        self.quiet = quiet  # no plugin fixture in its closure, no budget
+        # len(own_markers) at collection: applymarker() adds to it, so a change means
+        # budgets added at run time (-1: unknown, always checked).
+        self.markers = markers
+        self.runs = 0  # how many times its setup began (pytest-rerunfailures reruns)
+
+
 class _QuietRun:
     """A test that uses no plugin fixture and declares no budget, while it runs: it
     records into a recorder kept for such tests, and becomes an ``_Attempt`` only if
@@ -72,11 +84,12 @@ class _QuietRun:
     time), so the rest of a suite pays for nothing but a few attribute writes.
     (Plain classes here, not dataclasses: each dataclass costs the plugin's start-up.)"""
 
-    __slots__ = ("called", "item", "number", "outcome", "started_at")
+    __slots__ = ("called", "item", "markers", "number", "outcome", "started_at")
 
-    def __init__(self, item: pytest.Item, number: int, started_at: float) -> None:
+    def __init__(self, item: pytest.Item, state: _ItemState, started_at: float) -> None:
         self.item = item
-        self.number = number  # which attempt of the test (reruns)
+        self.number = state.runs  # which attempt of the test (reruns)
+        self.markers = state.markers
         self.started_at = started_at
         self.called = False
         self.outcome: str | None = None  # of its call phase, or of a setup that did not pass
@@ -259,11 +272,9 @@ class TtfbSession:
             stash = item.stash
             if budgets:
                 stash[_BUDGETS] = budgets
-            # applymarker() adds to own_markers: a change means budgets added at run time.
-            stash[_OWN_MARKERS] = len(item.own_markers)
             names = getattr(item, "fixturenames", ())
             uses = bool(budgets) or not PLUGIN_FIXTURES.isdisjoint(names)
-            stash[_USES_PLUGIN] = uses
+            stash[_STATE] = _ItemState(not uses, len(item.own_markers))
             if uses:  # the others never run against the mock
                 self._route_to_mock(item, bool(budgets))
         if problems:
@@ -300,22 +311,24 @@ class TtfbSession:
         if self._quiet is not None:  # a quiet test that never reached its teardown
             self.end_interrupted()
         stash = item.stash
-        number = stash.get(_RUNS, 0) + 1
-        stash[_RUNS] = number
-        if number > 1:
+        state = stash.get(_STATE, None)
+        if state is None:  # not seen at collection: treated as a test that uses the plugin
+            state = stash[_STATE] = _ItemState(False, -1)
+        state.runs += 1
+        if state.runs > 1:
             previous = stash.get(_ATTEMPT, None)
             if previous is not None:
                 previous.result.final = False
                 del stash[_ATTEMPT]
-        if stash.get(_USES_PLUGIN, True):
-            attempt = self._new_attempt(item, Recorder(item.nodeid), number, perf_counter())
+        if not state.quiet:
+            attempt = self._new_attempt(item, Recorder(item.nodeid), state.runs, perf_counter())
             attempt.recorder.when = "setup"
             set_active_sink(attempt.recorder)
             return
+        # The shared recorder is named after the test only if it keeps it (promotion).
         recorder = self._quiet_recorder
-        recorder.nodeid = item.nodeid
         recorder.when = "setup"
-        self._quiet = _QuietRun(item, number, perf_counter())
+        self._quiet = _QuietRun(item, state, perf_counter())
         active.sink = recorder
 
     def _new_attempt(
@@ -335,7 +348,7 @@ class TtfbSession:
         attempt = _Attempt(result, recorder, started_at)
         item.stash[_ATTEMPT] = attempt
         self._attempts.append(attempt)
-        if not self._running and self.on_first_attempt is not None:
+        if self.on_first_attempt is not None:
             self.on_first_attempt()
             self.on_first_attempt = None
         self._running[item.nodeid] = attempt
@@ -346,7 +359,7 @@ class TtfbSession:
         quiet = self._quiet
         return quiet if quiet is not None and quiet.item is item else None
 
-    def _quiet_recorded(self, item: pytest.Item) -> bool:
+    def _quiet_recorded(self, quiet: _QuietRun) -> bool:
         """Whether the quiet test has anything to report or judge."""
         recorder = self._quiet_recorder
         return bool(
@@ -354,13 +367,14 @@ class TtfbSession:
             or recorder.requests
             or recorder.unmatched
             or recorder.failures
-            or len(item.own_markers) != item.stash.get(_OWN_MARKERS, -1)
+            or len(quiet.item.own_markers) != quiet.markers
         )
 
     def _promote(self, quiet: _QuietRun) -> _Attempt:
         """The quiet test recorded something: from now on an attempt like any other,
         with the shared recorder as its own (the next quiet test gets a new one)."""
         recorder = self._quiet_recorder
+        recorder.nodeid = quiet.item.nodeid
         self._quiet_recorder = Recorder("")
         self._quiet = None
         attempt = self._new_attempt(quiet.item, recorder, quiet.number, quiet.started_at)
@@ -373,7 +387,7 @@ class TtfbSession:
         what it recorded. Called when the next test starts and at the session's end."""
         quiet = self._quiet
         if quiet is not None:
-            if self._quiet_recorded(quiet.item):
+            if self._quiet_recorded(quiet):
                 self._promote(quiet)
             else:  # nothing of it is kept: the next quiet test starts afresh
                 self._quiet_recorder = Recorder("")
@@ -415,7 +429,7 @@ class TtfbSession:
             return
         if result is None:  # a quiet test: judged only if it recorded something
             quiet = self._quiet_run(item)
-            if quiet is None or not self._quiet_recorded(item):
+            if quiet is None or not self._quiet_recorded(quiet):
                 return
             result = self._promote(quiet).result
         recorder = item.stash[_ATTEMPT].recorder
@@ -428,7 +442,8 @@ class TtfbSession:
         # Markers added while the test ran (request.applymarker) count like static ones;
         # static ones were checked at collection, so a bad one here is a runtime mark.
         try:
-            if len(item.own_markers) != item.stash.get(_OWN_MARKERS, -1):
+            state = item.stash.get(_STATE, None)
+            if state is None or len(item.own_markers) != state.markers:
                 result.budgets = _budgets_for(item.iter_markers(), self.settings.mode)
         except BudgetError as exc:
             message = f"pytest-ttfb: invalid budget marker added at run time: {exc}"
@@ -475,7 +490,7 @@ class TtfbSession:
                 elif self._setup_only:
                     self._quiet_recorder.when = "teardown"
                 return
-            if not self._quiet_recorded(item):
+            if not self._quiet_recorded(quiet):
                 self._end_quiet(quiet)
                 return
             attempt = self._promote(quiet)
@@ -503,6 +518,7 @@ class TtfbSession:
             set_active_sink(None)
         if _instrumented_any():
             window = _QuietWindow(quiet, perf_counter(), self._quiet_recorder)
+            window.recorder.nodeid = window.nodeid
             self._quiet_windows.append(window)
             self._quiet_recorder = Recorder("")
 
