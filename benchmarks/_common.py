@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -201,6 +202,7 @@ class PytestRun:
     wall_s: float
     output: str
     data: Any = None
+    cpu_s: float = 0.0  # the child's user + system CPU time (steadier than wall on a busy box)
 
 
 def run_pytest(
@@ -209,21 +211,34 @@ def run_pytest(
     *args: str,
     env: dict[str, str] | None = None,
     timeout: float = 1200,
+    pycache: Path | None = None,
 ) -> PytestRun:
     """Run pytest on ``target`` in a fresh interpreter; wall time from spawn to exit.
-    A test can hand data back by writing JSON to ``$BENCH_OUT``."""
+    A test can hand data back by writing JSON to ``$BENCH_OUT``.
+
+    Bytecode writing is off (``PYTHONDONTWRITEBYTECODE=1``), unless ``pycache`` names a
+    directory: then bytecode is written and read there (``PYTHONPYCACHEPREFIX``), as a
+    default Python does beside the sources, without touching the source tree or the
+    environment's packages; pytest keeps its assertion-rewritten modules there too."""
     out = workdir.path / f"out-{time.monotonic_ns()}.json"
     full_env = dict(os.environ)
     full_env.pop("PYTEST_ADDOPTS", None)
     full_env["BENCH_OUT"] = str(out)
-    full_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if pycache is None:
+        full_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        full_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        full_env["PYTHONPYCACHEPREFIX"] = str(pycache)
     full_env.update(env or {})
     command = [sys.executable, "-m", "pytest", target, "-q", "-p", "no:cacheprovider", *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
         command, cwd=workdir.path, env=full_env, capture_output=True, text=True, timeout=timeout
     )
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(
             f"pytest failed ({proc.returncode}): {' '.join(command)}\n"
@@ -232,4 +247,4 @@ def run_pytest(
     data = json.loads(out.read_text()) if out.exists() else None
     if out.exists():
         out.unlink()
-    return PytestRun(wall, proc.stdout, data)
+    return PytestRun(wall, proc.stdout, data, cpu)

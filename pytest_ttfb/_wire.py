@@ -34,7 +34,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     session = TtfbSession(config)
     config.stash[_SESSION] = session
-    config.pluginmanager.register(_Reports(session), "ttfb-reports")
+    config.pluginmanager.register(_Tests(session), "ttfb-tests")
+    # Each logged report matters only once a test uses the plugin: a suite that never
+    # does pays no hook call for its reports.
+    session.on_first_attempt = lambda: config.pluginmanager.register(
+        _Reports(session), "ttfb-reports"
+    )
     # Only a pytest-xdist controller gets workers' results (xdist has set ``dist`` by
     # now): any other run would pay three hook calls a test for nothing.
     if not session.is_worker and getattr(config.option, "dist", "no") != "no":
@@ -80,44 +85,38 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         return (yield)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    try:
-        return (yield)
-    finally:
-        item.config.stash[_SESSION].end_test(item)
+class _Tests:
+    """The hooks of each test, bound to the session (no lookup per call). Each costs
+    every test of a suite, most of which never use the plugin: as few as the lifecycle
+    needs (``TtfbSession.make_report`` also marks the teardown phase, and the session's
+    end takes care of a test interrupted before its teardown)."""
 
+    def __init__(self, session: TtfbSession) -> None:
+        self.session = session
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Each run of the test (pytest-rerunfailures runs it again) is an attempt.
-    item.config.stash[_SESSION].start_attempt(item)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        # Each run of the test (pytest-rerunfailures runs it again) is an attempt.
+        self.session.start_attempt(item)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        session = self.session
+        result = session.begin_call(item)
+        body_error: BaseException | None = None
+        try:
+            return (yield)
+        except BaseException as error:
+            body_error = error
+            raise
+        finally:
+            session.end_call(item, result, body_error)
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_teardown(item: pytest.Item) -> None:
-    item.config.stash[_SESSION].enter_teardown(item)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    session = item.config.stash[_SESSION]
-    result = session.begin_call(item)
-    body_error: BaseException | None = None
-    try:
-        return (yield)
-    except BaseException as error:
-        body_error = error
-        raise
-    finally:
-        session.end_call(item, result, body_error)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    item.config.stash[_SESSION].make_report(item, call, report)
-    return report
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        self.session.make_report(item, call, report)
+        return report
 
 
 class _Reports:

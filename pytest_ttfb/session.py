@@ -12,21 +12,24 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .budgets.kinds import KINDS, Budget
-from .budgets.parse import budgets_for
 from .errors import BudgetError, plugin_error_in
-from .measure.active import active_sink, set_active_sink
+from .measure.active import active, active_sink, set_active_sink
 from .measure.recorder import Recorder
 from .measure.scanner import DEFAULT_RULE, use_first_token_rule
 from .modes import needs_mock
-from .results import TestResult
 from .settings import Settings, resolve
+
+if TYPE_CHECKING:
+    from .results import TestResult
+
+# Loaded when first needed (a budget marker, a test that uses the plugin), not by a
+# suite that never does: ``budgets.parse`` and ``results``.
 
 __all__ = ["PLUGIN_FIXTURES", "TtfbSession"]
 
@@ -49,9 +52,7 @@ PLUGIN_FIXTURES = frozenset(
 _ANTHROPIC_FIXTURES = frozenset({"anthropic_client", "async_anthropic_client"})
 _ATTEMPT = pytest.StashKey["_Attempt"]()
 _BUDGETS = pytest.StashKey[list[Budget]]()
-_OWN_MARKERS = pytest.StashKey[int]()
-_USES_PLUGIN = pytest.StashKey[bool]()  # a plugin fixture in its closure, or a budget
-_RUNS = pytest.StashKey[int]()  # how many times its setup began (reruns)
+_STATE = pytest.StashKey["_ItemState"]()
 
 
 def marker_lines() -> list[str]:
@@ -62,21 +63,38 @@ def marker_lines() -> list[str]:
 _LATE_KEY = "ttfb_late"  # in a pytest-xdist worker's workeroutput
 
 
-@dataclass(eq=False, slots=True)
+class _ItemState:
+    """What collection learnt of one test, and how many times its setup began: one
+    stash entry, read once a run of the test (every hook of a quiet test is cheap)."""
+
+    __slots__ = ("markers", "quiet", "runs")
+
+    def __init__(self, quiet: bool, markers: int) -> None:
+        self.quiet = quiet  # no plugin fixture in its closure, no budget
+        # len(own_markers) at collection: applymarker() adds to it, so a change means
+        # budgets added at run time (-1: unknown, always checked).
+        self.markers = markers
+        self.runs = 0  # how many times its setup began (pytest-rerunfailures reruns)
+
+
 class _QuietRun:
     """A test that uses no plugin fixture and declares no budget, while it runs: it
     records into a recorder kept for such tests, and becomes an ``_Attempt`` only if
     something lands there (a client it watched itself, a budget marker added at run
-    time), so the rest of a suite pays for nothing but a few attribute writes."""
+    time), so the rest of a suite pays for nothing but a few attribute writes.
+    (Plain classes here, not dataclasses: each dataclass costs the plugin's start-up.)"""
 
-    item: pytest.Item
-    number: int  # which attempt of the test (reruns)
-    started_at: float
-    called: bool = False
-    outcome: str | None = None  # of its call phase, or of a setup that did not pass
+    __slots__ = ("called", "item", "markers", "number", "outcome", "started_at")
+
+    def __init__(self, item: pytest.Item, state: _ItemState, started_at: float) -> None:
+        self.item = item
+        self.number = state.runs  # which attempt of the test (reruns)
+        self.markers = state.markers
+        self.started_at = started_at
+        self.called = False
+        self.outcome: str | None = None  # of its call phase, or of a setup that did not pass
 
 
-@dataclass(eq=False, slots=True)
 class _QuietWindow:
     """A quiet test that recorded nothing by its end, kept only once some client was
     instrumented: a request of its may still be in flight. Its recorder is its own from
@@ -84,25 +102,36 @@ class _QuietWindow:
     a request still waiting for its headers at the session's end is given to the test
     during which it started, quiet or not."""
 
-    nodeid: str
-    number: int
-    started_at: float
-    ended_at: float
-    outcome: str | None
-    called: bool
-    recorder: Recorder
+    __slots__ = ("called", "ended_at", "nodeid", "number", "outcome", "recorder", "started_at")
+
+    def __init__(self, quiet: _QuietRun, ended_at: float, recorder: Recorder) -> None:
+        self.nodeid = quiet.item.nodeid
+        self.number = quiet.number
+        self.started_at = quiet.started_at
+        self.ended_at = ended_at
+        self.outcome = quiet.outcome
+        self.called = quiet.called
+        self.recorder = recorder
 
 
-@dataclass(eq=False)
 class _Attempt:
     """One run of one test in this process, and what settles its late requests."""
 
-    result: TestResult
-    recorder: Recorder
-    started_at: float = field(default_factory=perf_counter)  # when its setup began
-    ended_at: float | None = None  # perf_counter() after its teardown
-    settled: int = 0  # how many of the recorder's records existed then
-    open: list[Any] = field(default_factory=list)  # of those, the in-flight ones not ended
+    __slots__ = ("ended_at", "open", "recorder", "result", "settled", "started_at")
+
+    def __init__(
+        self,
+        result: TestResult,
+        recorder: Recorder,
+        started_at: float,
+        ended_at: float | None = None,
+    ) -> None:
+        self.result = result
+        self.recorder = recorder
+        self.started_at = started_at  # when its setup began
+        self.ended_at = ended_at  # perf_counter() after its teardown
+        self.settled = 0  # how many of the recorder's records existed then
+        self.open: list[Any] = []  # of those, the in-flight ones not ended
 
 
 def _instrumented_any() -> bool:
@@ -113,6 +142,12 @@ def _instrumented_any() -> bool:
     from .measure.stacks import instrumented_any
 
     return instrumented_any()
+
+
+def _budgets_for(marks: Iterable[Any], mode: str) -> list[Budget]:
+    from .budgets.parse import budgets_for
+
+    return budgets_for(marks, mode)
 
 
 def _outcome(report: pytest.TestReport) -> str:
@@ -139,6 +174,11 @@ class TtfbSession:
         self.emulator: Any = None  # emulate mode: the session's network, while tests run
         self._network_error: Exception | None = None  # why it could not start
         self.is_worker = hasattr(config, "workerinput")  # a pytest-xdist worker
+        # --setup-only (and --setup-plan) run no call phase: teardown follows setup.
+        self._setup_only = bool(getattr(config.option, "setuponly", False))
+        # Called once, when the first test that uses the plugin starts (``_wire`` then
+        # registers the per-report hook, which a suite of quiet tests never pays for).
+        self.on_first_attempt: Any = None
         self.started = time.time()
         self.order: dict[str, int] = {}  # node id -> position in the collected tests
         self.after_run: list[str] = []  # what the reports and the comparison said
@@ -223,17 +263,20 @@ class TtfbSession:
         the tests that use the plugin ask for ``ttfb_mock`` (mock and emulate modes)."""
         problems = []
         for item in items:
+            marks = [mark for mark in item.iter_markers() if mark.name in KINDS]
             try:
-                budgets = budgets_for(item.iter_markers(), self.settings.mode)
+                budgets = _budgets_for(marks, self.settings.mode) if marks else []
             except BudgetError as exc:
                 problems.append(f"{item.nodeid}: {exc}")
                 continue
-            item.stash[_BUDGETS] = budgets
-            # applymarker() adds to own_markers: a change means budgets added at run time.
-            item.stash[_OWN_MARKERS] = len(item.own_markers)
+            stash = item.stash
+            if budgets:
+                stash[_BUDGETS] = budgets
             names = getattr(item, "fixturenames", ())
-            item.stash[_USES_PLUGIN] = bool(budgets) or not PLUGIN_FIXTURES.isdisjoint(names)
-            self._route_to_mock(item, bool(budgets))
+            uses = bool(budgets) or not PLUGIN_FIXTURES.isdisjoint(names)
+            stash[_STATE] = _ItemState(not uses, len(item.own_markers))
+            if uses:  # the others never run against the mock
+                self._route_to_mock(item, bool(budgets))
         if problems:
             raise pytest.UsageError("pytest-ttfb: invalid budget marker\n" + "\n".join(problems))
 
@@ -265,29 +308,34 @@ class TtfbSession:
         """The test's setup begins: a new attempt, with a recorder and a result of its
         own, so a rerun is judged on its own requests only. A test that does not use
         the plugin runs quiet (``_QuietRun``) until it records something."""
-        number = item.stash.get(_RUNS, 0) + 1
-        item.stash[_RUNS] = number
-        previous = item.stash.get(_ATTEMPT, None)
-        if previous is not None:
-            previous.result.final = False
-            del item.stash[_ATTEMPT]
-        if item.stash.get(_USES_PLUGIN, True):
-            attempt = self._new_attempt(item, Recorder(item.nodeid), number, perf_counter())
+        if self._quiet is not None:  # a quiet test that never reached its teardown
+            self.end_interrupted()
+        stash = item.stash
+        state = stash.get(_STATE, None)
+        if state is None:  # not seen at collection: treated as a test that uses the plugin
+            state = stash[_STATE] = _ItemState(False, -1)
+        state.runs += 1
+        if state.runs > 1:
+            previous = stash.get(_ATTEMPT, None)
+            if previous is not None:
+                previous.result.final = False
+                del stash[_ATTEMPT]
+        if not state.quiet:
+            attempt = self._new_attempt(item, Recorder(item.nodeid), state.runs, perf_counter())
             attempt.recorder.when = "setup"
             set_active_sink(attempt.recorder)
             return
+        # The shared recorder is named after the test only if it keeps it (promotion).
         recorder = self._quiet_recorder
-        if recorder.pending or recorder.requests or recorder.unmatched or recorder.failures:
-            # Left over by a quiet test that never reached its teardown (interrupted).
-            recorder = self._quiet_recorder = Recorder("")
-        recorder.nodeid = item.nodeid
         recorder.when = "setup"
-        self._quiet = _QuietRun(item, number, perf_counter())
-        set_active_sink(recorder)
+        self._quiet = _QuietRun(item, state, perf_counter())
+        active.sink = recorder
 
     def _new_attempt(
         self, item: pytest.Item, recorder: Recorder, number: int, started_at: float
     ) -> _Attempt:
+        from .results import TestResult
+
         result = TestResult(
             item.nodeid,
             recorder.requests,
@@ -300,6 +348,9 @@ class TtfbSession:
         attempt = _Attempt(result, recorder, started_at)
         item.stash[_ATTEMPT] = attempt
         self._attempts.append(attempt)
+        if self.on_first_attempt is not None:
+            self.on_first_attempt()
+            self.on_first_attempt = None
         self._running[item.nodeid] = attempt
         self.results.append(result)
         return attempt
@@ -308,7 +359,7 @@ class TtfbSession:
         quiet = self._quiet
         return quiet if quiet is not None and quiet.item is item else None
 
-    def _quiet_recorded(self, item: pytest.Item) -> bool:
+    def _quiet_recorded(self, quiet: _QuietRun) -> bool:
         """Whether the quiet test has anything to report or judge."""
         recorder = self._quiet_recorder
         return bool(
@@ -316,13 +367,14 @@ class TtfbSession:
             or recorder.requests
             or recorder.unmatched
             or recorder.failures
-            or len(item.own_markers) != item.stash.get(_OWN_MARKERS, -1)
+            or len(quiet.item.own_markers) != quiet.markers
         )
 
     def _promote(self, quiet: _QuietRun) -> _Attempt:
         """The quiet test recorded something: from now on an attempt like any other,
         with the shared recorder as its own (the next quiet test gets a new one)."""
         recorder = self._quiet_recorder
+        recorder.nodeid = quiet.item.nodeid
         self._quiet_recorder = Recorder("")
         self._quiet = None
         attempt = self._new_attempt(quiet.item, recorder, quiet.number, quiet.started_at)
@@ -330,11 +382,15 @@ class TtfbSession:
         attempt.result.outcome = quiet.outcome
         return attempt
 
-    def end_test(self, item: pytest.Item) -> None:
-        quiet = self._quiet_run(item)
-        if quiet is not None:  # its teardown never reported (Ctrl-C): keep what it has
-            if self._quiet_recorded(item):
+    def end_interrupted(self) -> None:
+        """A quiet test whose teardown never reported (Ctrl-C, ``pytest.exit``): keep
+        what it recorded. Called when the next test starts and at the session's end."""
+        quiet = self._quiet
+        if quiet is not None:
+            if self._quiet_recorded(quiet):
                 self._promote(quiet)
+            else:  # nothing of it is kept: the next quiet test starts afresh
+                self._quiet_recorder = Recorder("")
             self._quiet = None
         set_active_sink(None)
 
@@ -349,21 +405,15 @@ class TtfbSession:
             attempt = self._promote(quiet)
         return attempt.recorder
 
-    def enter_teardown(self, item: pytest.Item) -> None:
-        attempt = item.stash.get(_ATTEMPT, None)
-        if attempt is not None:
-            attempt.recorder.when = "teardown"
-        elif self._quiet_run(item) is not None:
-            self._quiet_recorder.when = "teardown"
-
     def begin_call(self, item: pytest.Item) -> TestResult | None:
         """The test's body begins: its result (``None`` for a quiet test)."""
+        quiet = self._quiet
+        if quiet is not None and quiet.item is item:
+            quiet.called = True
+            self._quiet_recorder.when = "call"
+            return None
         attempt = item.stash.get(_ATTEMPT, None)
         if attempt is None:
-            quiet = self._quiet_run(item)
-            if quiet is not None:
-                quiet.called = True
-                self._quiet_recorder.when = "call"
             return None
         attempt.recorder.when = "call"
         attempt.result.called = True
@@ -379,7 +429,7 @@ class TtfbSession:
             return
         if result is None:  # a quiet test: judged only if it recorded something
             quiet = self._quiet_run(item)
-            if quiet is None or not self._quiet_recorded(item):
+            if quiet is None or not self._quiet_recorded(quiet):
                 return
             result = self._promote(quiet).result
         recorder = item.stash[_ATTEMPT].recorder
@@ -392,8 +442,9 @@ class TtfbSession:
         # Markers added while the test ran (request.applymarker) count like static ones;
         # static ones were checked at collection, so a bad one here is a runtime mark.
         try:
-            if len(item.own_markers) != item.stash.get(_OWN_MARKERS, -1):
-                result.budgets = budgets_for(item.iter_markers(), self.settings.mode)
+            state = item.stash.get(_STATE, None)
+            if state is None or len(item.own_markers) != state.markers:
+                result.budgets = _budgets_for(item.iter_markers(), self.settings.mode)
         except BudgetError as exc:
             message = f"pytest-ttfb: invalid budget marker added at run time: {exc}"
             result.failed_by.append("marker")
@@ -420,32 +471,44 @@ class TtfbSession:
             item.add_report_section("call", "ttfb", failure)
 
     def make_report(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
-        own_error = plugin_error_in(call.excinfo.value) if call.excinfo else None
-        if own_error is not None:
-            # Our message says all there is; the traceback through httpx and respx would
-            # add nothing but request objects whose reprs carry the raw URL.
-            report.longrepr = str(own_error)
-        attempt = item.stash.get(_ATTEMPT, None)
-        if attempt is None:
-            quiet = self._quiet_run(item)
-            if quiet is None:
-                return
-            if report.when != "teardown":
-                if report.when == "call" or report.outcome != "passed":
+        """Each phase's report: the attempt's outcome, and the phase that comes next
+        (teardown follows the call, or a setup that did not pass): the records made
+        from now on are the teardown's."""
+        if call.excinfo is not None:
+            own_error = plugin_error_in(call.excinfo.value)
+            if own_error is not None:
+                # Our message says all there is; the traceback through httpx and respx
+                # would add nothing but request objects whose reprs carry the raw URL.
+                report.longrepr = str(own_error)
+        when = report.when
+        quiet = self._quiet
+        if quiet is not None and quiet.item is item:
+            if when != "teardown":
+                if when == "call" or report.outcome != "passed":
                     quiet.outcome = _outcome(report)
+                    self._quiet_recorder.when = "teardown"
+                elif self._setup_only:
+                    self._quiet_recorder.when = "teardown"
                 return
-            if not self._quiet_recorded(item):
+            if not self._quiet_recorded(quiet):
                 self._end_quiet(quiet)
                 return
             attempt = self._promote(quiet)
+        else:
+            found = item.stash.get(_ATTEMPT, None)
+            if found is None:
+                return
+            attempt = found
         result = attempt.result
-        outcome = _outcome(report)
-        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-            result.outcome = outcome
-        elif report.when == "teardown":
+        if when == "call" or (when == "setup" and report.outcome != "passed"):
+            result.outcome = _outcome(report)
+            attempt.recorder.when = "teardown"
+        elif when == "teardown":
             if report.failed and result.outcome in (None, "passed", "xpassed"):
                 result.outcome = "error"
             self._end_attempt(attempt)
+        elif self._setup_only:
+            attempt.recorder.when = "teardown"
 
     def _end_quiet(self, quiet: _QuietRun) -> None:
         """A quiet test that recorded nothing ended: nothing to keep, but its window
@@ -454,15 +517,8 @@ class TtfbSession:
         if active_sink() is self._quiet_recorder:
             set_active_sink(None)
         if _instrumented_any():
-            window = _QuietWindow(
-                quiet.item.nodeid,
-                quiet.number,
-                quiet.started_at,
-                perf_counter(),
-                quiet.outcome,
-                quiet.called,
-                self._quiet_recorder,
-            )
+            window = _QuietWindow(quiet, perf_counter(), self._quiet_recorder)
+            window.recorder.nodeid = window.nodeid
             self._quiet_windows.append(window)
             self._quiet_recorder = Recorder("")
 
@@ -592,6 +648,8 @@ class TtfbSession:
         recorder = window.recorder
         later = [a.result.attempt for a in self._attempts if a.result.nodeid == window.nodeid]
         later += [w.number for w in self._quiet_windows if w.nodeid == window.nodeid]
+        from .results import TestResult
+
         result = TestResult(
             window.nodeid,
             recorder.requests,
@@ -614,6 +672,8 @@ class TtfbSession:
         workers put results on reports, so a run without xdist counts nothing twice.)"""
         data = report.__dict__.get("ttfb_result")
         if data is not None:
+            from .results import TestResult
+
             data = dict(data)
             order = data.pop("order", None)
             if isinstance(order, int):
@@ -628,6 +688,8 @@ class TtfbSession:
     def collect_late(self, workeroutput: dict[str, Any]) -> None:
         """On the controller: a worker's late records replace its results' records (or
         bring a test that had recorded nothing before it ended)."""
+        from .results import TestResult
+
         for data in workeroutput.get(_LATE_KEY, []):
             update = TestResult.from_data(data)
             for result in self.results:
@@ -672,6 +734,7 @@ class TtfbSession:
     def finish(self, session: pytest.Session) -> None:
         """The session's end: late requests settled (a pytest-xdist worker sends them
         home), then the reports written."""
+        self.end_interrupted()
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             self.send_late(workeroutput)

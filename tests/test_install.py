@@ -84,6 +84,10 @@ def test_loading_the_plugin_imports_only_its_own_modules_and_the_stdlib(
         if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "pytest_ttfb"
     )
     assert foreign == []
+    # Nor does a suite that never uses the plugin load what only its users need: the
+    # budget parser (no budget marker here) and the per-test results.
+    assert {"pytest_ttfb.budgets.parse", "pytest_ttfb.results"}.isdisjoint(extra)
+    assert "pytest_ttfb.session" in extra
 
 
 def test_the_wheel_holds_every_module_and_the_type_marker(tmp_path: Path) -> None:

@@ -221,3 +221,45 @@ def test_interrupted():
     pytester.runpytest("--ttfb-mode=live", "--ttfb-json=r.json", no_reraise_ctrlc=True)
     (entry,) = entries_in("r.json")["test_interrupted"]
     assert len(entry["requests"]) == 1
+
+
+PHASES = """
+@pytest.fixture
+def phases():
+    client = pytest_ttfb.watch(httpx2.Client(verify=CONTEXT, timeout=60))
+    client.get(URL + "/ok")
+    yield client
+    client.get(URL + "/ok")
+    client.close()
+
+@pytest.fixture
+def broken(phases):
+    raise RuntimeError("its setup fails after a request")
+
+def test_phases(phases{extra}):
+    phases.get(URL + "/ok")
+
+def test_setup_fails(broken{extra}):
+    pass
+"""
+
+
+@pytest.mark.parametrize("setup_only", [(), ("--setup-only",)], ids=["run", "setup-only"])
+@pytest.mark.parametrize("extra", ["", ", ttfb"], ids=["quiet", "plugin"])
+def test_each_record_names_the_phase_it_was_made_in(
+    pytester: pytest.Pytester, local_server: LocalServer, extra: str, setup_only: tuple[str, ...]
+) -> None:
+    # The teardown phase is marked from the report of the phase before it (the call,
+    # or a setup that did not pass; under --setup-only, any setup): quiet or not.
+    pytester.makepyfile(CLIENT + PHASES.format(extra=extra))
+    result = pytester.runpytest(
+        "--ttfb-mode=live", "--ttfb-json=r.json", "-p", "no:randomly", *setup_only
+    )
+    result.assert_outcomes(passed=0 if setup_only else 1, errors=1)
+    tests = entries_in("r.json")
+    (phases,) = tests["test_phases"]
+    expected = ["setup", "teardown"] if setup_only else ["setup", "call", "teardown"]
+    assert [r["when"] for r in phases["requests"]] == expected
+    (broken,) = tests["test_setup_fails"]
+    assert [r["when"] for r in broken["requests"]] == ["setup", "teardown"]
+    assert broken["outcome"] == "error"
