@@ -117,3 +117,34 @@ def test_a_repeated_header_reads_as_one_value_joined() -> None:
     assert record.attempt is None
     request = httpx.Request("GET", "https://api.test/", headers={"X-Stainless-Retry-Count": "0"})
     assert InFlight(0.0, request, None, "call").timing().attempt == 1
+
+
+class _PlainRequest:
+    """A request from some other transport: plain headers and URL, no httpx internals."""
+
+    method = b"GET"
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers
+
+
+def test_a_request_without_httpxs_internals_is_read_the_usual_way() -> None:
+    request = _PlainRequest("https://api.test/v1?api_key=sk-secret-value", {})
+    record = InFlight(0.0, request, None, "call").timing()
+    assert record.method == "GET"
+    assert record.url == "https://api.test/v1?api_key=***"
+    assert record.attempt is None
+    retried = _PlainRequest("https://api.test/v1", {"x-stainless-retry-count": "1"})
+    assert InFlight(0.0, retried, None, "call").timing().attempt == 2
+
+
+def test_urls_remembered_by_their_parts_stay_apart_and_redacted() -> None:
+    # The URL text is remembered per parsed URL: two URLs that differ only in a secret
+    # query value each get their own text, and neither shows the secret.
+    first = httpx.Request("GET", "https://api.test/v1?key=sk-first-secret&page=1")
+    second = httpx.Request("GET", "https://api.test/v1?key=sk-second-secret&page=2")
+    texts = [InFlight(0.0, request, None, "call").timing().url for request in (first, second)]
+    again = InFlight(0.0, first, None, "call").timing().url
+    assert texts == ["https://api.test/v1?key=***&page=1", "https://api.test/v1?key=***&page=2"]
+    assert again == texts[0]
