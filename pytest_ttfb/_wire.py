@@ -40,9 +40,9 @@ def pytest_configure(config: pytest.Config) -> None:
     session.on_first_attempt = lambda: config.pluginmanager.register(
         _Reports(session), "ttfb-reports"
     )
-    # Only a pytest-xdist controller gets workers' results (xdist has set ``dist`` by
-    # now): any other run would pay three hook calls a test for nothing.
-    if not session.is_worker and getattr(config.option, "dist", "no") != "no":
+    # Only a pytest-xdist controller gets workers' results: any other run would pay
+    # three hook calls a test for nothing.
+    if session.is_controller:
         config.pluginmanager.register(_WorkerResults(session), "ttfb-workers")
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from .budgets.kinds import KINDS, Budget
 from .errors import BudgetError, plugin_error_in
-from .measure.active import active, active_sink, set_active_sink
+from .measure.active import active_sink, set_active_sink
 from .measure.recorder import Recorder
 from .measure.scanner import DEFAULT_RULE, use_first_token_rule
 from .modes import needs_mock
@@ -174,6 +174,8 @@ class TtfbSession:
         self.emulator: Any = None  # emulate mode: the session's network, while tests run
         self._network_error: Exception | None = None  # why it could not start
         self.is_worker = hasattr(config, "workerinput")  # a pytest-xdist worker
+        # A pytest-xdist controller (xdist has set ``dist`` by configure): runs no test.
+        self.is_controller = not self.is_worker and getattr(config.option, "dist", "no") != "no"
         # --setup-only (and --setup-plan) run no call phase: teardown follows setup.
         self._setup_only = bool(getattr(config.option, "setuponly", False))
         # Called once, when the first test that uses the plugin starts (``_wire`` then
@@ -230,8 +232,7 @@ class TtfbSession:
         it, whichever test opens them and in whatever order the tests run). Not on a
         pytest-xdist controller, which runs no test. A network that cannot start fails
         the tests that use the plugin (``emulator_for_test``), not the session."""
-        controller = not self.is_worker and getattr(self.config.option, "dist", "no") != "no"
-        if self.settings.mode != "emulate" or controller:
+        if self.settings.mode != "emulate" or self.is_controller:
             yield
             return
         from .modes import emulated_network
@@ -329,7 +330,7 @@ class TtfbSession:
         recorder = self._quiet_recorder
         recorder.when = "setup"
         self._quiet = _QuietRun(item, state, perf_counter())
-        active.sink = recorder
+        set_active_sink(recorder)
 
     def _new_attempt(
         self, item: pytest.Item, recorder: Recorder, number: int, started_at: float
@@ -407,8 +408,8 @@ class TtfbSession:
 
     def begin_call(self, item: pytest.Item) -> TestResult | None:
         """The test's body begins: its result (``None`` for a quiet test)."""
-        quiet = self._quiet
-        if quiet is not None and quiet.item is item:
+        quiet = self._quiet_run(item)
+        if quiet is not None:
             quiet.called = True
             self._quiet_recorder.when = "call"
             return None
@@ -481,8 +482,8 @@ class TtfbSession:
                 # would add nothing but request objects whose reprs carry the raw URL.
                 report.longrepr = str(own_error)
         when = report.when
-        quiet = self._quiet
-        if quiet is not None and quiet.item is item:
+        quiet = self._quiet_run(item)
+        if quiet is not None:
             if when != "teardown":
                 if when == "call" or report.outcome != "passed":
                     quiet.outcome = _outcome(report)
