@@ -2,16 +2,23 @@
 
 ``InFlight.timing`` passes RequestTiming's fields by position (cheaper than keywords on
 the per-request path), so a field added or moved in the dataclass must show up here.
+And what the transport wrapper leaves of the response it hands back.
 """
 
 from __future__ import annotations
 
+import gc
 from dataclasses import fields
+from typing import Any
 
 import httpx
+import httpx2
+import pytest
 
+from pytest_ttfb.measure.active import set_active_sink
 from pytest_ttfb.measure.inflight import Connection, InFlight
 from pytest_ttfb.measure.record import PoolSettings, RequestTiming
+from pytest_ttfb.measure.recorder import Recorder
 
 POOL = PoolSettings(http2=True, max_connections=4, keepalive_expiry=30.0, stack="httpx")
 
@@ -148,3 +155,31 @@ def test_urls_remembered_by_their_parts_stay_apart_and_redacted() -> None:
     again = InFlight(0.0, first, None, "call").timing().url
     assert texts == ["https://api.test/v1?key=***&page=1", "https://api.test/v1?key=***&page=2"]
     assert again == texts[0]
+
+
+def _referents(watched: bool, module: Any) -> int:
+    """How many objects a streamed response refers to, read through a client watched
+    or not: its attribute values, or one dict once CPython has had to make it one."""
+    transport = module.MockTransport(
+        lambda request: module.Response(200, stream=module.ByteStream(b"body"))
+    )
+    recorder = Recorder("hot-path")
+    set_active_sink(recorder)
+    try:
+        with module.Client(transport=transport) as client:
+            if watched:
+                recorder.watch(client)
+            with client.stream("GET", "https://api.test/") as response:
+                assert response.read() == b"body"
+                return len(gc.get_referents(response))
+    finally:
+        set_active_sink(None)
+
+
+@pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_the_wrapper_leaves_the_response_without_a_dict_of_its_own(module: Any) -> None:
+    """Reading ``response.__dict__`` makes CPython give the object a real dict, after
+    which every attribute read or stored on it (once a body chunk, in ``iter_raw``) is a
+    dict lookup: a tenth of the plugin's cost a chunk, once. The watched response keeps
+    its attributes as the bare one does (the same values referred to, not one dict)."""
+    assert _referents(watched=True, module=module) == _referents(watched=False, module=module) > 2

@@ -18,6 +18,8 @@ import httpx
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from pytest_ttfb.measure import _async as async_module
+from pytest_ttfb.measure import _sync as sync_module
 from pytest_ttfb.measure import scanner as scanner_module
 from pytest_ttfb.measure._async import AsyncTimingByteStream
 from pytest_ttfb.measure._sync import TimingByteStream
@@ -287,6 +289,10 @@ class _ClockedBody(_Body):
     def __iter__(self) -> Iterator[bytes]:
         return self.clock.reads(self.chunks)
 
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.clock.reads(self.chunks):
+            yield chunk
+
 
 def _state(scanner: FirstTokenScanner) -> tuple[object, ...]:
     return (
@@ -363,19 +369,88 @@ def test_the_fast_path_agrees_with_feed_on_every_chunking(
 
 
 @FUZZ
-@given(st.one_of(anthropic_chunked(), chunked))
-def test_the_wrapper_records_what_the_scanner_does(case: tuple[bytes, list[bytes]]) -> None:
-    """The byte stream wrapper, which hands chunks straight to ``after`` once the first
-    token is found, leaves the request's scanner as feeding every chunk would."""
+@given(st.one_of(anthropic_chunked(), chunked), st.booleans())
+@example((b"", _USUAL[0]), False)
+@example((b"", _USUAL[0]), True)
+@example((b"", _USUAL[1]), False)
+@example((b"", _USUAL[1]), True)
+@example((b"", _USUAL[2]), False)
+@example((b"", _USUAL[2]), True)
+@example((b"", _USUAL[3]), False)
+@example((b"", _USUAL[3]), True)
+@example((b"", _USUAL[4]), False)
+@example((b"", _USUAL[4]), True)
+@example((b"", _USUAL[5]), False)
+@example((b"", _USUAL[5]), True)
+@example((b"", _USUAL[6]), False)
+@example((b"", _USUAL[6]), True)
+@example((b"", _USUAL[7]), False)
+@example((b"", _USUAL[7]), True)
+@example((b"", _USUAL[8]), False)
+@example((b"", _USUAL[8]), True)
+@example((b"", _USUAL[9]), False)
+@example((b"", _USUAL[9]), True)
+def test_the_wrapper_records_what_the_scanner_does(
+    case: tuple[bytes, list[bytes]], in_async: bool
+) -> None:
+    """The byte stream wrapper, sync and async, which hands chunks straight to
+    ``after`` once the first token is found, and stamps the usual read of a steady
+    Anthropic stream itself, leaves the request's scanner as feeding every chunk
+    would: the same chunk times, one stamp a read, from the same clock."""
     _body, chunks = case
     clock = _Clock()
-    with mock.patch.object(scanner_module, "perf_counter", clock):
+    with (
+        mock.patch.object(scanner_module, "perf_counter", clock),
+        mock.patch.object(sync_module, "perf_counter", clock),
+        mock.patch.object(async_module, "perf_counter", clock),
+    ):
         request = _request()
-        stream = TimingByteStream(_ClockedBody(chunks, clock), request)
-        assert list(stream) == chunks
+        if in_async:
+
+            async def read() -> list[bytes]:
+                stream = AsyncTimingByteStream(_ClockedBody(chunks, clock), request)
+                return [chunk async for chunk in stream]
+
+            assert asyncio.run(read()) == chunks
+        else:
+            assert list(TimingByteStream(_ClockedBody(chunks, clock), request)) == chunks
         got = None if request.scanner is None else _state(request.scanner)
     expected = _scan_with(first_token_rule.name, chunks, fast=False)
     if got is None:  # not an event stream: the wrapper stopped watching
         assert expected is None or not any(chunks)
     else:
         assert got == expected
+
+
+def test_the_wrapper_stamps_the_usual_reads_itself() -> None:
+    """The inline check is what handles a long stream's usual reads (one whole delta
+    event each), not ``after``; and a read that only looks like one goes to ``after``."""
+    chunks = _events(0, 2, 2, 2, 2)
+    near_misses = [
+        b"event: content_block_delta\ndata: {}\r\n\n",  # a CR in the line
+        b"event: content_block_delta\ndata: {}\n",  # no blank line yet
+        b"\n",
+        b"event: content_block_delta\n\n\n",  # no line between
+        b"event: content_block_deltas\ndata: {}\n\n",
+        b"event: content_block_delta\ndata: {}\ndata: {}\n\n",  # two lines
+        b"event: content_block_delta\ndata: {}",  # no line end yet
+        b"\n\n",
+        b": keep-alive\n\n",  # one line, no event line
+    ]
+    request = _request()
+    with mock.patch.object(FirstTokenScanner, "after", autospec=True) as after:
+        after.side_effect = lambda scanner, chunk: FirstTokenScanner.feed(scanner, chunk)
+        assert list(TimingByteStream(_Body([*chunks, *near_misses]), request)) == [
+            *chunks,
+            *near_misses,
+        ]
+    assert request.scanner is not None
+    # Found in the first delta, the token left three usual reads to the inline check,
+    # and every near miss to after.
+    assert [call.args[1] for call in after.call_args_list] == near_misses
+    fed = FirstTokenScanner(first_token_rule.name)
+    for chunk in [*chunks, *near_misses]:
+        fed.feed(chunk)
+    # Four deltas, then six from the near misses (the second and third make one event,
+    # and so do the seventh and eighth; the keep-alive is none).
+    assert len(request.scanner.chunks) == len(fed.chunks) == 10

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .active import COMPACT_AT, active
 from .inflight import InFlight, current, opened, pool_settings
 from .network import emulation, resolve_async
-from .scanner import FirstTokenScanner
+from .scanner import DELTA_LINE, EVENT_END, FirstTokenScanner
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -123,6 +123,11 @@ class AsyncTimingBackend:
         await self._inner.sleep(seconds)
 
 
+def _no_chunk_times(ms: float) -> None:
+    """Stands for a scanner's ``chunks.append`` until there is a scanner (never called:
+    a byte stream is not ``steady`` before)."""
+
+
 class AsyncTimingByteStream:
     """A response body: stamps the first body byte, each content chunk of a stream of
     events (and its first token), and the end."""
@@ -134,14 +139,42 @@ class AsyncTimingByteStream:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         request = self._request
         scanner: FirstTokenScanner | None = None
-        # Once the first token is found, each chunk goes straight to the scanner: the
-        # per-chunk cost of a long stream is this loop's.
+        # Once the first token is found, each chunk goes straight to the scanner
+        # (``after``), and while the scanner is ``steady`` the usual read of a long
+        # Anthropic stream, one whole delta event, is checked and stamped here: the
+        # per-chunk cost of a long stream is this loop's, so it calls no Python function
+        # and only C methods taking one argument (``bytes.find`` and ``startswith``
+        # parse a tuple of arguments first, dearer than the rest of the check).
         after: Callable[[bytes], None] | None = None
+        steady = False
+        append: Callable[[float], None] = _no_chunk_times
+        start = 0.0
         watching = True  # every chunk of a stream of events; stops if the body is not one
         try:
             async for chunk in self._inner:
-                if after is not None:
+                if steady:
+                    event = chunk.removeprefix(DELTA_LINE)
+                    line = event.removesuffix(EVENT_END)
+                    # ``line`` is what is left when both came off, and 10 and 13 are the
+                    # byte values of LF and CR (``int in bytes`` is one memchr).
+                    if (
+                        event is not chunk
+                        and line is not event
+                        and line
+                        and 10 not in line
+                        and 13 not in line
+                    ):
+                        append((perf_counter() - start) * 1000.0)
+                        yield chunk
+                        continue
+                    assert after is not None  # (set whenever steady is)
+                    assert scanner is not None
                     after(chunk)
+                    steady = scanner.steady()
+                elif after is not None:
+                    assert scanner is not None  # (as after is)
+                    after(chunk)
+                    steady = scanner.steady()
                 elif watching:
                     scanner = request.body_chunk(scanner, chunk)
                     if scanner is None:
@@ -149,6 +182,9 @@ class AsyncTimingByteStream:
                     elif scanner.found and type(scanner) is FirstTokenScanner:
                         # (a decoding scanner can still fail: it stays on body_chunk)
                         after = scanner.after
+                        # (the scanner's chunk array is cleared in place, never replaced)
+                        append, start = scanner.chunks.append, scanner.start
+                        steady = scanner.steady()
                 yield chunk
         except Exception as exc:
             self._request.finish(exc)
@@ -215,7 +251,10 @@ class AsyncTimingTransport:
         inflight.headers_at = headers_at = perf_counter()
         inflight.status = response.status_code
         inflight.extensions = response.extensions
-        if "_content" in response.__dict__:
+        # ``hasattr``, not ``in response.__dict__``: reading ``__dict__`` makes CPython
+        # (3.11+) give the response a real dict, and every attribute the stack then reads
+        # or stores on it, once a body chunk in ``iter_raw``, is a dict lookup.
+        if hasattr(response, "_content"):
             # The body came whole, in memory (httpx.MockTransport, an ASGI app): there is
             # nothing left to read, so the request ends with its headers.
             inflight.first_body = inflight.end = headers_at

@@ -34,7 +34,9 @@ from typing import Any
 __all__ = [
     "ANTHROPIC",
     "CHAT",
+    "DELTA_LINE",
     "EVENTS",
+    "EVENT_END",
     "EVENT_FIELDS",
     "FIELD_INITIALS",
     "FIRST_TOKEN_RULES",
@@ -92,10 +94,12 @@ _RESPONSES_DELTA = re.compile(
 _RESPONSES_EVENT = re.compile(rb'(?:^|[\r\n])event: ?response\.|"type"\s*:\s*"response\.')
 _ANTHROPIC_EVENTS = (b"message_start", b"content_block_start", b"message_delta")
 _USAGE_KEYS = (b'"output_tokens"', b'"completion_tokens"')
-# How an Anthropic delta event starts: its event line (the text cannot hold a raw line
-# feed, JSON escapes it).
-_DELTA_LINE = b"event: content_block_delta\n"
-_DELTA_AT = len(_DELTA_LINE)
+# The usual read of an Anthropic stream, one whole delta event as the API sends it:
+# this event line, one line of JSON (which cannot hold a raw CR or LF: JSON escapes
+# them), then a blank line. ``FirstTokenScanner.steady`` says when the byte stream may
+# handle such a read by a chunk time alone.
+DELTA_LINE = b"event: content_block_delta\n"
+EVENT_END = b"\n\n"
 
 
 class _Rule:
@@ -177,19 +181,19 @@ class FirstTokenScanner:
         "_events",
         "_pending",
         "_rule",
-        "_start",
         "chunks",
         "first_data_ms",
         "found",
         "output_tokens",
         "shape",
+        "start",
         "token_at",
         "visible_ms",
     )
 
     def __init__(self, rule: str, start: float = 0.0) -> None:
         self._rule = rule
-        self._start = start
+        self.start = start
         self._events: bool | None = None  # undecided until enough bytes have come
         self._pending = b""
         self.chunks = array("d")  # content chunks' arrivals, ms from the start
@@ -233,7 +237,7 @@ class FirstTokenScanner:
                 token = self.rule_ms(self._rule)
                 if token is not None:
                     self.found = found_here = True
-                    self.token_at = self._start + token / 1000.0
+                    self.token_at = self.start + token / 1000.0
             shape = self.shape
             if shape is None:
                 shape = self._classify(event)
@@ -242,7 +246,7 @@ class FirstTokenScanner:
             if shape == ANTHROPIC:
                 if b"content_block_delta" in event:
                     if ms < 0:
-                        ms = (perf_counter() - self._start) * 1000.0
+                        ms = (perf_counter() - self.start) * 1000.0
                     chunks.append(ms)
                     if self.visible_ms is None and _is_visible(event):
                         self.visible_ms = ms
@@ -251,13 +255,13 @@ class FirstTokenScanner:
             elif shape == CHAT:
                 if _CHAT_CONTENT.search(event) is not None:
                     if ms < 0:
-                        ms = (perf_counter() - self._start) * 1000.0
+                        ms = (perf_counter() - self.start) * 1000.0
                     chunks.append(ms)
                 if b'"completion_tokens"' in event:
                     self._count(shape, event)
             elif _RESPONSES_DELTA.search(event) is not None:
                 if ms < 0:
-                    ms = (perf_counter() - self._start) * 1000.0
+                    ms = (perf_counter() - self.start) * 1000.0
                 chunks.append(ms)
             elif b'"output_tokens"' in event:
                 self._count(shape, event)
@@ -267,8 +271,17 @@ class FirstTokenScanner:
         if token is None:
             return False
         self.found = True
-        self.token_at = self._start + token / 1000.0
+        self.token_at = self.start + token / 1000.0
         return True
+
+    def steady(self) -> bool:
+        """Whether the next read may be handled by a chunk time alone when it is one
+        whole ``content_block_delta`` event (``DELTA_LINE``, one non-empty line with no
+        CR or LF, ``EVENT_END``): an Anthropic stream whose first token and first
+        visible chunk are known, with no event half received. ``feed`` would then do
+        nothing else with that read, so the byte stream checks for it inline, and
+        hands any other read to ``after``."""
+        return self.visible_ms is not None and self.shape == ANTHROPIC and not self._pending
 
     def after(self, chunk: bytes) -> None:
         """Feed a chunk once the first token has been found (``found``): exactly what
@@ -276,29 +289,17 @@ class FirstTokenScanner:
 
         Once an Anthropic stream's first token and first visible chunk are both known,
         an event's only effect is a chunk time (a ``content_block_delta``) or a usage
-        count (``"output_tokens"``), so a read is handled with a few C-level searches:
-        one whole delta event, the usual read, is known by its first line and its line
-        feeds, and needs no split. Anything else (other shapes,
-        CR line endings, a stream still in its thinking) goes through ``feed``.
+        count (``"output_tokens"``), so a read is handled with a few C-level searches
+        and one split at most. Anything else (other shapes, CR line endings, a stream
+        still in its thinking) goes through ``feed``.
         """
         if self.visible_ms is None or self.shape != ANTHROPIC:
             self.feed(chunk)
             return
-        if (
-            not self._pending
-            and chunk.startswith(_DELTA_LINE)
-            # its only other line feeds end it: one data line, then the blank line
-            and chunk.find(b"\n", _DELTA_AT) == len(chunk) - 2 > _DELTA_AT
-            and chunk[-1] == 10
-            and chunk.find(b"\r") < 0
-        ):
-            # The usual read, as the API sends it: one whole content_block_delta event.
-            self.chunks.append((perf_counter() - self._start) * 1000.0)
-            return
         pending = self._pending + chunk if self._pending else chunk
-        # ``find`` rather than ``in``: before Python 3.13, ``bytes in bytes`` first tries
-        # its operand as an integer and clears the TypeError, twice the cost here.
-        if pending.find(b"\r") >= 0:  # CR or CRLF endings: the regular expression's cuts
+        # ``13 in`` (a byte value: one memchr) rather than ``b"\r" in``, which before
+        # Python 3.13 first tries its operand as an integer and clears the TypeError.
+        if 13 in pending:  # CR or CRLF endings: the regular expression's cuts
             self.feed(chunk)
             return
         end = pending.find(b"\n\n")
@@ -308,7 +309,7 @@ class FirstTokenScanner:
         if end == len(pending) - 2:  # one whole event: what split would make of it
             self._pending = b""
             if pending.find(b"content_block_delta") >= 0:
-                self.chunks.append((perf_counter() - self._start) * 1000.0)
+                self.chunks.append((perf_counter() - self.start) * 1000.0)
             elif pending.find(b'"output_tokens"') >= 0:
                 self._count(ANTHROPIC, pending[:end])
             return
@@ -321,7 +322,7 @@ class FirstTokenScanner:
             elif event.find(b'"output_tokens"') >= 0:
                 self._count(ANTHROPIC, event)
         if deltas:  # one stamp a read, as ``feed`` does
-            self.chunks.extend(array("d", ((perf_counter() - self._start) * 1000.0,)) * deltas)
+            self.chunks.extend(array("d", ((perf_counter() - self.start) * 1000.0,)) * deltas)
 
     def _count(self, shape: str, event: bytes) -> None:
         tokens = _usage(shape, event)
@@ -340,13 +341,13 @@ class FirstTokenScanner:
             shape = RESPONSES
         else:
             if _has_data(event):
-                ms = (perf_counter() - self._start) * 1000.0
+                ms = (perf_counter() - self.start) * 1000.0
                 self.chunks.append(ms)
                 if self.first_data_ms is None:
                     self.first_data_ms = ms
             return None
         if self.first_data_ms is None and _has_data(event):
-            self.first_data_ms = (perf_counter() - self._start) * 1000.0
+            self.first_data_ms = (perf_counter() - self.start) * 1000.0
         self.shape = shape
         del self.chunks[:]
         # A first token already reported (a plain data event, by auto) stays: it was
