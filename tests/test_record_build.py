@@ -19,7 +19,10 @@ from pytest_ttfb.measure.active import set_active_sink
 from pytest_ttfb.measure.inflight import Connection, InFlight
 from pytest_ttfb.measure.record import PoolSettings, RequestTiming
 from pytest_ttfb.measure.recorder import Recorder
+from pytest_ttfb.measure.scanner import FirstTokenScanner
 
+ANTHROPIC_START = b'event: message_start\ndata: {"type":"message_start"}\n\n'
+DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta"}\n\n'
 POOL = PoolSettings(http2=True, max_connections=4, keepalive_expiry=30.0, stack="httpx")
 
 
@@ -113,6 +116,57 @@ def test_a_reused_connections_record_has_no_connect_phases() -> None:
     assert record.when == "call"
     assert record.pool is None
     assert record.buffered is True
+
+
+@pytest.mark.parametrize("open_marks", ["end", "first_token", "first_body"])
+def test_a_record_built_while_the_body_is_open_ends_as_one_built_whole(
+    open_marks: str,
+) -> None:
+    """Built before the body is done (a test reading ``ttfb.requests`` mid-stream), the
+    record gets the later marks as they are stamped, and ends field for field as the
+    record of the same request built once it was done."""
+    start = 10.0
+    done = InFlight(start, _request(), POOL, "call")
+    _marked(done, start)
+    done.error = "ReadError: boom"
+    whole = done.timing()
+
+    open_ = InFlight(start, _request(), POOL, "call")
+    _marked(open_, start)
+    later = ["first_body", "first_token", "end"]
+    later = later[later.index(open_marks) :]  # these come after the build
+    for name in later:
+        setattr(open_, name, None)
+    early = open_.timing()
+    assert early.total_ms is None
+    for name in later:  # stamped as the stack does, each followed by a refresh
+        if name == "end":
+            open_.error = "ReadError: boom"
+            open_.end = start + 0.009
+        else:
+            setattr(open_, name, start + (0.007 if name == "first_body" else 0.008))
+        open_.refresh()
+    for field in fields(RequestTiming):
+        if field.name != "started_unix":  # the wall clock, read at each build
+            assert getattr(early, field.name) == getattr(whole, field.name), field.name
+
+
+def test_a_streams_record_built_when_done_copies_its_chunks_exactly() -> None:
+    """A finished stream of events is completed by ``refresh``: its chunk times are an
+    exact-size copy, and the scanner is let go."""
+    start = 0.0
+    inflight = InFlight(start, _request(), None, "call")
+    _marked(inflight, start)
+    scanner = FirstTokenScanner("auto", start)
+    scanner.feed(ANTHROPIC_START + DELTA * 3)
+    inflight.scanner = scanner
+    record = inflight.timing()
+    assert record.stream == "anthropic"
+    assert record.chunk_ms is not None
+    assert len(record.chunk_ms) == 3
+    assert record.chunk_ms is not scanner.chunks
+    assert inflight.scanner is None
+    assert _close(record.total_ms, 9.0)
 
 
 def test_a_repeated_header_reads_as_one_value_joined() -> None:

@@ -117,6 +117,13 @@ class InFlight:
         version = extensions.get("http_version")
         method = self.method
         sent = self.sent
+        # Read ``end`` first: it is stamped last (``finish``, ``close``), so once it is
+        # set, every other mark is final. Done, with no stream of events to copy, the
+        # record is built whole here (the usual request); else ``refresh`` completes it.
+        end = self.end
+        whole = end is not None and self.scanner is None
+        first_body = self.first_body
+        first_token = self.first_token
         # Where the request waited for a connection: until it was sent on a pooled one,
         # until its connect began on a new one.
         waited = sent if reused else self.connect_start or sent
@@ -135,10 +142,11 @@ class InFlight:
             None if reused else _ms(start, self.connect_end),
             None if reused else _ms(start, self.tls_end),
             (self.headers_at - start) * 1000.0 if self.headers_at is not None else None,
-            None,  # first_token_ms, and the marks stamped after the headers: ``refresh``
-            None,  # total_ms
+            # The marks stamped after the headers (``refresh`` copies them if not whole):
+            None if first_token is None else (first_token - start) * 1000.0,
+            None if end is None or not whole else (end - start) * 1000.0,  # total_ms
             self.error,
-            None,  # first_body_byte_ms
+            None if first_body is None else (first_body - start) * 1000.0,
             _attempt(self.headers),
             None if sent is None else (sent - start) * 1000.0,
             start,  # started_at
@@ -156,6 +164,9 @@ class InFlight:
         # What the record was built from is no longer needed: let the request's and
         # the response's headers and extensions go (a test may make 100,000 requests).
         self.headers = self.extensions = self.url = None
+        if whole:
+            self.response_headers = None
+            return record
         if self.end is not None:  # the body is done: nothing will look into it again
             self.response_headers = None
         # Another thread may be stamping marks while this one builds (a body closing
