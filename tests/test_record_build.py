@@ -8,6 +8,7 @@ And what the transport wrapper leaves of the response it hands back.
 from __future__ import annotations
 
 import gc
+import sys
 from dataclasses import fields
 from typing import Any
 
@@ -230,10 +231,16 @@ def _referents(watched: bool, module: Any) -> int:
         set_active_sink(None)
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 13),
+    reason="from Python 3.13 a dict read from __dict__ shares the object's inline values: "
+    "reading it costs nothing later, and leaves nothing to detect",
+)
 @pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
 def test_the_wrapper_leaves_the_response_without_a_dict_of_its_own(module: Any) -> None:
     """Reading ``response.__dict__`` makes CPython give the object a real dict, after
     which every attribute read or stored on it (once a body chunk, in ``iter_raw``) is a
-    dict lookup: a tenth of the plugin's cost a chunk, once. The watched response keeps
-    its attributes as the bare one does (the same values referred to, not one dict)."""
+    dict lookup (Python 3.11 and 3.12): a tenth of the plugin's cost a chunk, once. The
+    watched response keeps its attributes as the bare one does (the same values
+    referred to, not one dict)."""
     assert _referents(watched=True, module=module) == _referents(watched=False, module=module) > 2

@@ -341,6 +341,8 @@ _USUAL = [
     [*_events(0, 2), b"event: content_block_delta\n\n\n"],
     [*_events(0, 2), b"event: content_block_delta\ndata: a\r\rcontent_block_delta\n\n"],
     [*_events(0, 2), b"event: ping", *_events(2), b"event: content_block_delta\n", b"\n"],
+    # Reads with no line feed at all, or one line then a blank one, that are no delta:
+    [*_events(0, 2), b"event: content_block_delta", b"\ndata: {}\n\n", b": keep-alive\n\n"],
 ]
 
 
@@ -357,6 +359,7 @@ _USUAL = [
 @example((b"", _USUAL[7]), "auto")
 @example((b"", _USUAL[8]), "auto")
 @example((b"", _USUAL[9]), "auto")
+@example((b"", _USUAL[10]), "auto")
 def test_the_fast_path_agrees_with_feed_on_every_chunking(
     case: tuple[bytes, list[bytes]], rule: str
 ) -> None:
@@ -368,36 +371,51 @@ def test_the_fast_path_agrees_with_feed_on_every_chunking(
     assert _scan_with(rule, chunks, fast=True) == _scan_with(rule, chunks, fast=False)
 
 
+class _Bytes(bytes):
+    """A bytes subclass, as a custom byte stream may yield."""
+
+
 @FUZZ
-@given(st.one_of(anthropic_chunked(), chunked), st.booleans())
-@example((b"", _USUAL[0]), False)
-@example((b"", _USUAL[0]), True)
-@example((b"", _USUAL[1]), False)
-@example((b"", _USUAL[1]), True)
-@example((b"", _USUAL[2]), False)
-@example((b"", _USUAL[2]), True)
-@example((b"", _USUAL[3]), False)
-@example((b"", _USUAL[3]), True)
-@example((b"", _USUAL[4]), False)
-@example((b"", _USUAL[4]), True)
-@example((b"", _USUAL[5]), False)
-@example((b"", _USUAL[5]), True)
-@example((b"", _USUAL[6]), False)
-@example((b"", _USUAL[6]), True)
-@example((b"", _USUAL[7]), False)
-@example((b"", _USUAL[7]), True)
-@example((b"", _USUAL[8]), False)
-@example((b"", _USUAL[8]), True)
-@example((b"", _USUAL[9]), False)
-@example((b"", _USUAL[9]), True)
+@given(
+    st.one_of(anthropic_chunked(), chunked),
+    st.booleans(),
+    st.sampled_from([bytes, bytes, bytearray, _Bytes]),
+)
+@example((b"", _USUAL[0]), False, bytes)
+@example((b"", _USUAL[0]), False, bytearray)
+@example((b"", _USUAL[5]), True, _Bytes)
+@example((b"", _USUAL[10]), False, bytearray)
+@example((b"", _USUAL[10]), True, _Bytes)
+@example((b"", _USUAL[10]), False, bytes)
+@example((b"", _USUAL[0]), True, bytes)
+@example((b"", _USUAL[1]), False, bytes)
+@example((b"", _USUAL[1]), True, bytes)
+@example((b"", _USUAL[2]), False, bytes)
+@example((b"", _USUAL[2]), True, bytes)
+@example((b"", _USUAL[3]), False, bytes)
+@example((b"", _USUAL[3]), True, bytes)
+@example((b"", _USUAL[4]), False, bytes)
+@example((b"", _USUAL[4]), True, bytes)
+@example((b"", _USUAL[5]), False, bytes)
+@example((b"", _USUAL[5]), True, bytes)
+@example((b"", _USUAL[6]), False, bytes)
+@example((b"", _USUAL[6]), True, bytes)
+@example((b"", _USUAL[7]), False, bytes)
+@example((b"", _USUAL[7]), True, bytes)
+@example((b"", _USUAL[8]), False, bytes)
+@example((b"", _USUAL[8]), True, bytes)
+@example((b"", _USUAL[9]), False, bytes)
+@example((b"", _USUAL[9]), True, bytes)
 def test_the_wrapper_records_what_the_scanner_does(
-    case: tuple[bytes, list[bytes]], in_async: bool
+    case: tuple[bytes, list[bytes]], in_async: bool, kind: type[bytes]
 ) -> None:
     """The byte stream wrapper, sync and async, which hands chunks straight to
     ``after`` once the first token is found, and stamps the usual read of a steady
     Anthropic stream itself, leaves the request's scanner as feeding every chunk
-    would: the same chunk times, one stamp a read, from the same clock."""
-    _body, chunks = case
+    would: the same chunk times, one stamp a read, from the same clock; whether the
+    stack hands over bytes, a bytearray or a bytes subclass."""
+    _body, raw = case
+    chunks: list[bytes] = [kind(chunk) for chunk in raw]
     clock = _Clock()
     with (
         mock.patch.object(scanner_module, "perf_counter", clock),

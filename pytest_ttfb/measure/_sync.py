@@ -157,10 +157,12 @@ class TimingByteStream:
                 if steady:
                     event = chunk.removeprefix(DELTA_LINE)
                     line = event.removesuffix(EVENT_END)
-                    # ``line`` is what is left when both came off, and 10 and 13 are the
-                    # byte values of LF and CR (``int in bytes`` is one memchr).
+                    # ``line`` is what is left when both came off (for exact bytes: any
+                    # other type copies even when nothing comes off), and 10 and 13 are
+                    # the byte values of LF and CR (``int in bytes`` is one memchr).
                     if (
-                        event is not chunk
+                        type(chunk) is bytes
+                        and event is not chunk
                         and line is not event
                         and line
                         and 10 not in line
