@@ -16,6 +16,7 @@ hot path and call no helpers, for the overhead budget.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,13 @@ class TimingByteStream:
     """A response body: stamps the first body byte, each content chunk of a stream of
     events (and its first token), and the end."""
 
+    # The stack's own response stream class and its exception mapping, set per stack by
+    # ``stacks``: a body that comes through exactly that class is read from what it
+    # wraps (httpcore's stream), under the same mapping httpx applies, so the chunks
+    # pass through one generator (ours) instead of two.
+    stack_stream_class: Any = None
+    map_exceptions: Any = None
+
     def __init__(self, inner: Any, request: InFlight) -> None:
         self._inner = inner
         self._request = request
@@ -152,44 +160,51 @@ class TimingByteStream:
         append: Callable[[float], None] = _no_chunk_times
         start = 0.0
         watching = True  # every chunk of a stream of events; stops if the body is not one
+        source = self._inner
+        if type(source) is self.stack_stream_class:
+            mapping = self.map_exceptions()  # httpcore's errors as the stack's own
+            source = source._httpcore_stream
+        else:
+            mapping = nullcontext()
         try:
-            for chunk in self._inner:
-                if steady:
-                    event = chunk.removeprefix(DELTA_LINE)
-                    line = event.removesuffix(EVENT_END)
-                    # ``line`` is what is left when both came off (for exact bytes: any
-                    # other type copies even when nothing comes off), and 10 and 13 are
-                    # the byte values of LF and CR (``int in bytes`` is one memchr).
-                    if (
-                        type(chunk) is bytes
-                        and event is not chunk
-                        and line is not event
-                        and line
-                        and 10 not in line
-                        and 13 not in line
-                    ):
-                        append((perf_counter() - start) * 1000.0)
-                        yield chunk
-                        continue
-                    assert after is not None  # (set whenever steady is)
-                    assert scanner is not None
-                    after(chunk)
-                    steady = scanner.steady()
-                elif after is not None:
-                    assert scanner is not None  # (as after is)
-                    after(chunk)
-                    steady = scanner.steady()
-                elif watching:
-                    scanner = request.body_chunk(scanner, chunk)
-                    if scanner is None:
-                        watching = False
-                    elif scanner.found and type(scanner) is FirstTokenScanner:
-                        # (a decoding scanner can still fail: it stays on body_chunk)
-                        after = scanner.after
-                        # (the scanner's chunk array is cleared in place, never replaced)
-                        append, start = scanner.chunks.append, scanner.start
+            with mapping:
+                for chunk in source:
+                    if steady:
+                        event = chunk.removeprefix(DELTA_LINE)
+                        line = event.removesuffix(EVENT_END)
+                        # ``line`` is what is left when both came off (for exact bytes: any
+                        # other type copies even when nothing comes off), and 10 and 13 are
+                        # the byte values of LF and CR (``int in bytes`` is one memchr).
+                        if (
+                            type(chunk) is bytes
+                            and event is not chunk
+                            and line is not event
+                            and line
+                            and 10 not in line
+                            and 13 not in line
+                        ):
+                            append((perf_counter() - start) * 1000.0)
+                            yield chunk
+                            continue
+                        assert after is not None  # (set whenever steady is)
+                        assert scanner is not None
+                        after(chunk)
                         steady = scanner.steady()
-                yield chunk
+                    elif after is not None:
+                        assert scanner is not None  # (as after is)
+                        after(chunk)
+                        steady = scanner.steady()
+                    elif watching:
+                        scanner = request.body_chunk(scanner, chunk)
+                        if scanner is None:
+                            watching = False
+                        elif scanner.found and type(scanner) is FirstTokenScanner:
+                            # (a decoding scanner can still fail: it stays on body_chunk)
+                            after = scanner.after
+                            # (the scanner's chunk array is cleared in place, never replaced)
+                            append, start = scanner.chunks.append, scanner.start
+                            steady = scanner.steady()
+                    yield chunk
         except Exception as exc:
             self._request.finish(exc)
             raise

@@ -36,7 +36,25 @@ def _derive(ours: type, base: type, **partners: Any) -> type:
     return type(ours.__name__, (ours, base), namespace)
 
 
+def _response_streams(httpx: ModuleType) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The partners naming the stack's own response streams (sync, async) and the
+    exception mapping they apply, for the byte streams to read past them; none if
+    this version of the stack has them elsewhere (the byte streams then read through
+    them, as any other stream)."""
+    try:
+        default = importlib.import_module(f"{httpx.__name__}._transports.default")
+        mapping = staticmethod(default.map_httpcore_exceptions)
+        sync_class, async_class = default.ResponseStream, default.AsyncResponseStream
+    except (ImportError, AttributeError):
+        return {}, {}
+    return (
+        {"stack_stream_class": sync_class, "map_exceptions": mapping},
+        {"stack_stream_class": async_class, "map_exceptions": mapping},
+    )
+
+
 def _bind(httpx: ModuleType, httpcore: ModuleType) -> Stack:
+    sync_streams, async_streams = _response_streams(httpx)
     stream = _derive(_sync.TimingNetworkStream, httpcore.NetworkStream)
     async_stream = _derive(_async.AsyncTimingNetworkStream, httpcore.AsyncNetworkStream)
     backend = _derive(_sync.TimingBackend, httpcore.NetworkBackend, stream_class=stream)
@@ -47,13 +65,15 @@ def _bind(httpx: ModuleType, httpcore: ModuleType) -> Stack:
         _sync.TimingTransport,
         httpx.BaseTransport,
         backend_class=backend,
-        byte_stream_class=_derive(_sync.TimingByteStream, httpx.SyncByteStream),
+        byte_stream_class=_derive(_sync.TimingByteStream, httpx.SyncByteStream, **sync_streams),
     )
     async_transport = _derive(
         _async.AsyncTimingTransport,
         httpx.AsyncBaseTransport,
         backend_class=async_backend,
-        byte_stream_class=_derive(_async.AsyncTimingByteStream, httpx.AsyncByteStream),
+        byte_stream_class=_derive(
+            _async.AsyncTimingByteStream, httpx.AsyncByteStream, **async_streams
+        ),
     )
     return Stack(httpx, transport, async_transport)
 
