@@ -25,6 +25,8 @@ import pytest
 from pytest_ttfb.measure.active import set_active_sink
 from pytest_ttfb.measure.recorder import Recorder
 
+from .test_failures import _read_request as read_request
+
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 EVENT = b'event: message_start\ndata: {"type":"message_start"}\n\n'
 STACKS = {"httpx": httpx, "httpx2": httpx2}
@@ -48,12 +50,8 @@ def _breaking_server() -> Iterator[str]:
                 return
             with conn:
                 conn.settimeout(10)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    got = conn.recv(4096)
-                    if not got:
-                        break
-                    data += got
+                if not read_request(conn):
+                    continue
                 conn.sendall(HEAD + b"%x\r\n%s\r\n" % (len(EVENT), EVENT))
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
