@@ -271,8 +271,8 @@ class TimingTransport:
         inflight.status = response.status_code
         inflight.extensions = response.extensions
         # ``hasattr``, not ``in response.__dict__``: reading ``__dict__`` makes CPython
-        # (3.11+) give the response a real dict, and every attribute the stack then reads
-        # or stores on it, once a body chunk in ``iter_raw``, is a dict lookup.
+        # 3.11 and 3.12 give the response a real dict, and every attribute the stack then
+        # reads or stores on it, once a body chunk in ``iter_raw``, is a dict lookup.
         if hasattr(response, "_content"):
             # The body came whole, in memory (httpx.MockTransport, an ASGI app): there is
             # nothing left to read, so the request ends with its headers.
