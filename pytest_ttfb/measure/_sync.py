@@ -186,11 +186,8 @@ class TimingByteStream:
                             append((perf_counter() - start) * 1000.0)
                             yield chunk
                             continue
-                        assert after is not None  # (set whenever steady is)
-                        assert scanner is not None
-                        after(chunk)
-                        steady = scanner.steady()
-                    elif after is not None:
+                    # Any other read once the first token is found (set whenever steady is).
+                    if after is not None:
                         assert scanner is not None  # (as after is)
                         after(chunk)
                         steady = scanner.steady()
