@@ -45,7 +45,7 @@ def _marked(inflight: InFlight, start: float) -> None:
     inflight.first_token = start + 0.008
     inflight.end = start + 0.009
     inflight.status = 201
-    inflight.extensions = {"http_version": b"HTTP/2"}
+    inflight.version = b"HTTP/2"  # as the response's extensions give it
 
 
 def _close(value: float | None, expected: float) -> bool:
@@ -244,3 +244,40 @@ def test_the_wrapper_leaves_the_response_without_a_dict_of_its_own(module: Any) 
     watched response keeps its attributes as the bare one does (the same values
     referred to, not one dict)."""
     assert _referents(watched=True, module=module) == _referents(watched=False, module=module) > 2
+
+
+# What a request in flight may hold until its record is built: marks, text, numbers,
+# and the plugin's own shared objects (the pool's settings, the connection). Not the
+# request's or response's objects, which the bare client frees when it is done.
+_SMALL = (type(None), bool, int, float, str, bytes, PoolSettings, Connection)
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["h1", "h2"])
+@pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_a_request_in_flight_holds_none_of_the_stacks_objects(
+    module: Any, http2: bool, local_server: Any
+) -> None:
+    """Objects that outlive a request bring the garbage collector's passes sooner, and
+    a full pass walks the whole heap: what the bare client leaves behind is what a
+    watched one may. Until ``ttfb.requests`` is read, each request in flight holds
+    values only (its URL as redacted text, its retry attempt, its HTTP version)."""
+    recorder = Recorder("in-flight")
+    set_active_sink(recorder)
+    try:
+        client = module.Client(verify=local_server.ssl_context(), http2=http2)
+        with recorder.watch(client):
+            for _ in range(2):  # a new connection, then a pooled one
+                assert client.get(local_server.url + "/ok?key=sk-secret-value").status_code == 200
+        assert len(recorder.pending) == 2
+        for flight in recorder.pending:
+            held = {name: getattr(flight, name) for name in type(flight).__slots__}
+            assert held["url"] == local_server.url + "/ok?key=***"
+            assert held["version"] == (b"HTTP/2" if http2 else b"HTTP/1.1")
+            assert held["extensions"] is None
+            assert held["response_headers"] is None
+            assert all(type(value) in _SMALL for value in held.values()), held
+        first, pooled = (flight.timing() for flight in recorder.pending)
+        assert (first.reused, pooled.reused) == (False, True)
+        assert first.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+    finally:
+        set_active_sink(None)

@@ -264,7 +264,10 @@ class AsyncTimingTransport:
             current.reset(token)
         inflight.headers_at = headers_at = perf_counter()
         inflight.status = response.status_code
-        inflight.extensions = response.extensions
+        extensions = response.extensions
+        inflight.version = extensions.get("http_version")
+        if inflight.connection is None:  # no watched stream wrote it: the build looks
+            inflight.extensions = extensions  # for one in the response's extensions
         # ``hasattr``, not ``in response.__dict__``: reading ``__dict__`` makes CPython
         # 3.11 and 3.12 give the response a real dict, and every attribute the stack then
         # reads or stores on it, once a body chunk in ``iter_raw``, is a dict lookup.

@@ -1,9 +1,10 @@
 """inflight: the raw marks of one request in flight, and the record built from them.
 
-The transport fills an ``InFlight`` on the hot path with bare attribute stores;
-``timing()`` turns it into a ``RequestTiming`` later (when ``ttfb.requests`` is read,
-or the test ends), because building the record and its URL text on every request
-costs more than everything else pytest-ttfb does per request.
+The transport fills an ``InFlight`` on the hot path with bare attribute stores, and
+with text and numbers taken from the request's and response's objects (never the
+objects themselves); ``timing()`` turns it into a ``RequestTiming`` later (when
+``ttfb.requests`` is read, or the test ends, or every ``COMPACT_AT`` requests), so a
+request whose record is never read early costs one small object until then.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class InFlight:
     """One request in flight, then its raw marks until someone reads the record."""
 
     __slots__ = (
+        "attempt",
         "buffered",
         "connect_end",
         "connect_start",
@@ -52,7 +54,6 @@ class InFlight:
         "extensions",
         "first_body",
         "first_token",
-        "headers",
         "headers_at",
         "method",
         "pool",
@@ -64,14 +65,20 @@ class InFlight:
         "status",
         "tls_end",
         "url",
+        "version",
         "when",
     )
 
     def __init__(self, start: float, request: Any, pool: PoolSettings | None, when: str) -> None:
         self.start = start
         self.method = request.method
-        self.url = request.url  # the httpx URL object: turned into text only when read
-        self.headers = request.headers  # read only when the record is built
+        # Text and numbers only, from the request's objects, so that nothing the bare
+        # client would free when it is done with a response lives on here until the
+        # record is built: objects that outlive a request bring the garbage collector's
+        # passes (over the whole heap, now and then) sooner, and httpx2 leaves almost
+        # none of its own (tests/test_record_build.py counts them).
+        self.url = _url_text(request.url)  # redacted
+        self.attempt = _attempt(request.headers)
         self.pool = pool
         self.when = when
         self.connect_start: float | None = None
@@ -85,7 +92,10 @@ class InFlight:
         self.end: float | None = None
         self.error: str | None = None
         self.status: int | None = None
-        self.extensions: dict[str, Any] | None = None  # the response's, until the build
+        self.version: bytes | str | None = None  # the response's extensions say
+        # The response's extensions, kept until the build only when no watched stream
+        # wrote the request (mocked, or on a connection opened before it was watched).
+        self.extensions: dict[str, Any] | None = None
         self.response_headers: Any = None  # read only if the body may be content-encoded
         # The connection this request opened (set by ``opened()``), else the one its
         # first write went out on (set by the network stream): known even when no
@@ -102,19 +112,20 @@ class InFlight:
             return self.record
         start = self.start
         connection = self.connection
-        extensions = self.extensions or {}
+        reused: bool | None = None
+        connection_id: str | None = None
         if connection is None:  # no write through a watched stream: look at the response
+            extensions = self.extensions or {}
             connection = getattr(extensions.get("network_stream"), "ttfb_connection", None)
-        reused: bool | None
+            if connection is None and "network_stream" in extensions:
+                # A stream that is not ours: a connection opened before the client was
+                # watched, so pooled. No stream (reused stays None): mocked, or failed
+                # before it got a connection.
+                reused = True
         if connection is not None:
             reused = connection.opened_by is not self
-            connection_id: str | None = connection.id
-        else:
-            # A stream that is not ours: a connection opened before the client was
-            # watched, so pooled. No stream: mocked, or failed before it got a connection.
-            reused = True if "network_stream" in extensions else None
-            connection_id = None
-        version = extensions.get("http_version")
+            connection_id = connection.id
+        version = self.version
         method = self.method
         sent = self.sent
         # Read ``end`` first: it is stamped last (``finish``, ``close``), so once it is
@@ -132,7 +143,7 @@ class InFlight:
         record = RequestTiming(
             # One string per method name, not per request (httpx makes a new one each time).
             sys.intern(method if isinstance(method, str) else method.decode()),
-            _url_text(self.url),
+            self.url,
             self.status,
             version.decode("ascii") if isinstance(version, bytes) else version,
             reused,
@@ -149,7 +160,7 @@ class InFlight:
             None if end is None or not whole else (end - start) * 1000.0,  # total_ms
             self.error,
             None if first_body is None else (first_body - start) * 1000.0,
-            _attempt(self.headers),
+            self.attempt,
             None if sent is None else (sent - start) * 1000.0,
             start,  # started_at
             self.when,
@@ -163,9 +174,7 @@ class InFlight:
             self.buffered,
         )
         self.record = record
-        # What the record was built from is no longer needed: let the request's and
-        # the response's headers and extensions go (a test may make 100,000 requests).
-        self.headers = self.extensions = self.url = None
+        self.extensions = None
         if whole:
             self.response_headers = None
             return record
@@ -258,6 +267,7 @@ class InFlight:
         response says it is content-encoded (gzip, deflate, br), scan the decoded
         events instead; ``head`` is every byte of the body received so far."""
         headers = self.response_headers
+        self.response_headers = None  # asked once: this is called once a body at most
         encoding = None if headers is None else header_value(headers, b"content-encoding")
         decode = decoder_for(encoding) if encoding else None  # None: the usual JSON body
         if decode is None:
