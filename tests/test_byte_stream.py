@@ -140,3 +140,111 @@ def test_the_stacks_own_response_stream_is_read_past(stack: str, in_async: bool)
         set_active_sink(None)
     assert raised is not AssertionError
     assert seen == EVENT
+
+
+# -- chunks the scanner cannot take as they come: the caller gets what bare gives --------
+
+DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta"}\n\n'
+# A usage report nested deeper than the json module can read (a RecursionError there).
+DEEP = (
+    b'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":3},"x":'
+    + b"[" * 100_000
+    + b"]" * 100_000
+    + b"}\n\n"
+)
+
+
+def _chunks_read(
+    module: Any, parts: list[Any], in_async: bool, recorder: Recorder | None
+) -> list[Any]:
+    """The raw chunks a client hands over for a mocked body made of ``parts``."""
+
+    class Body(module.SyncByteStream, module.AsyncByteStream):  # type: ignore[misc]
+        def __iter__(self) -> Iterator[Any]:
+            yield from parts
+
+        async def __aiter__(self) -> Any:
+            for part in parts:
+                yield part
+
+    def answer(request: Any) -> Any:
+        return module.Response(200, stream=Body())
+
+    async def answer_async(request: Any) -> Any:
+        return answer(request)
+
+    if in_async:
+
+        async def in_loop() -> list[Any]:
+            client = module.AsyncClient(transport=module.MockTransport(answer_async))
+            if recorder is not None:
+                recorder.watch(client)
+            async with client, client.stream("GET", "https://api.test/") as response:
+                return [chunk async for chunk in response.aiter_raw()]
+
+        return asyncio.run(in_loop())
+    client = module.Client(transport=module.MockTransport(answer))
+    if recorder is not None:
+        recorder.watch(client)
+    with client, client.stream("GET", "https://api.test/") as response:
+        return list(response.iter_raw())
+
+
+def _typed(chunk: Any) -> tuple[type, Any]:
+    return type(chunk), chunk if isinstance(chunk, str) else bytes(chunk)
+
+
+def _watched_and_bare(stack: str, parts: list[Any], in_async: bool) -> tuple[list[Any], Any]:
+    """The chunks a watched client hands over (checked against the bare client's), and
+    the request's record."""
+    module = STACKS[stack]
+    recorder = Recorder("byte-stream")
+    set_active_sink(recorder)
+    try:
+        watched = _chunks_read(module, parts, in_async, recorder)
+        bare = _chunks_read(module, parts, in_async, None)
+    finally:
+        set_active_sink(None)
+    assert list(map(_typed, watched)) == list(map(_typed, bare))
+    (record,) = recorder.requests
+    assert record.error is None
+    return watched, record
+
+
+@pytest.mark.parametrize("in_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_memoryview_chunks_are_scanned_as_bytes(stack: str, in_async: bool) -> None:
+    parts = [memoryview(part) for part in (EVENT, DELTA, DELTA, DELTA)]
+    _, record = _watched_and_bare(stack, parts, in_async)
+    assert record.stream == "anthropic"
+    assert record.chunk_ms is not None
+    assert len(record.chunk_ms) == 3
+    assert record.first_token_ms is not None
+
+
+@pytest.mark.parametrize("in_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_a_usage_report_too_deep_for_json_is_no_usage(stack: str, in_async: bool) -> None:
+    # Once as a read of its own after the first token (``after``), once as the first read.
+    for parts, deltas in (([EVENT, DELTA, DELTA, DEEP], 2), ([DEEP, EVENT, DELTA], 1)):
+        _, record = _watched_and_bare(stack, parts, in_async)
+        assert record.stream == "anthropic"
+        assert record.output_tokens is None
+        assert record.chunk_ms is not None
+        assert len(record.chunk_ms) == deltas
+
+
+@pytest.mark.parametrize("in_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_a_chunk_the_scanner_cannot_read_leaves_the_stream_unscanned(
+    stack: str, in_async: bool
+) -> None:
+    """A body stream that hands over a str (no bytes at all) gets it to the caller as
+    the bare client does; the record keeps its first token and drops the stream figures
+    it could not finish, rather than showing half of them."""
+    watched, record = _watched_and_bare(stack, [EVENT, DELTA, DELTA.decode(), DELTA], in_async)
+    assert type(watched[2]) is str
+    assert record.first_token_ms is not None
+    assert record.total_ms is not None
+    assert (record.stream, record.chunk_ms, record.output_tokens) == (None, None, None)
+    assert record.first_token_by_rule is None

@@ -159,7 +159,9 @@ class TimingByteStream:
         steady = False
         append: Callable[[float], None] = _no_chunk_times
         start = 0.0
-        watching = True  # every chunk of a stream of events; stops if the body is not one
+        # Every chunk of a stream of events (to ``body_chunk``, then to ``after``);
+        # stops if the body is not one, or the scanner cannot read it.
+        watching = True
         source = self._inner
         if type(source) is self.stack_stream_class:
             mapping = self.map_exceptions()  # httpcore's errors as the stack's own
@@ -169,15 +171,16 @@ class TimingByteStream:
         try:
             with mapping:
                 for chunk in source:
-                    if steady:
+                    # Exact bytes only: any other type copies even when nothing comes off
+                    # (which the identity tests below would take for "came off"), and a
+                    # memoryview has no such methods.
+                    if steady and type(chunk) is bytes:
                         event = chunk.removeprefix(DELTA_LINE)
                         line = event.removesuffix(EVENT_END)
-                        # ``line`` is what is left when both came off (for exact bytes: any
-                        # other type copies even when nothing comes off), and 10 and 13 are
+                        # ``line`` is what is left when both came off, and 10 and 13 are
                         # the byte values of LF and CR (``int in bytes`` is one memchr).
                         if (
-                            type(chunk) is bytes
-                            and event is not chunk
+                            event is not chunk
                             and line is not event
                             and line
                             and 10 not in line
@@ -186,21 +189,34 @@ class TimingByteStream:
                             append((perf_counter() - start) * 1000.0)
                             yield chunk
                             continue
-                    # Any other read once the first token is found (set whenever steady is).
-                    if after is not None:
-                        assert scanner is not None  # (as after is)
-                        after(chunk)
-                        steady = scanner.steady()
-                    elif watching:
-                        scanner = request.body_chunk(scanner, chunk)
-                        if scanner is None:
-                            watching = False
-                        elif scanner.found and type(scanner) is FirstTokenScanner:
-                            # (a decoding scanner can still fail: it stays on body_chunk)
-                            after = scanner.after
-                            # (the scanner's chunk array is cleared in place, never replaced)
-                            append, start = scanner.chunks.append, scanner.start
-                            steady = scanner.steady()
+                    if watching:
+                        try:
+                            # The scanner reads bytes: a memoryview, say, is copied for it.
+                            seen = chunk if type(chunk) is bytes else bytes(chunk)
+                            # Any other read once the first token is found (set whenever
+                            # steady is).
+                            if after is not None:
+                                assert scanner is not None  # (as after is)
+                                after(seen)
+                                steady = scanner.steady()
+                            else:
+                                scanner = request.body_chunk(scanner, seen)
+                                if scanner is None:
+                                    watching = False
+                                elif scanner.found and type(scanner) is FirstTokenScanner:
+                                    # (a decoding scanner can still fail: it stays on
+                                    # body_chunk)
+                                    after = scanner.after
+                                    # (its chunk array is cleared in place, never replaced)
+                                    append, start = scanner.chunks.append, scanner.start
+                                    steady = scanner.steady()
+                        except Exception:
+                            # What the scanner cannot read (a chunk that is no bytes) never
+                            # reaches the caller as an error of ours: the body is handed on
+                            # as the bare client would, and its stream figures are left out
+                            # rather than half counted.
+                            after, steady, watching = None, False, False
+                            request.unscanned()
                     yield chunk
         except Exception as exc:
             self._request.finish(exc)

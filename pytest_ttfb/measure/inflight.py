@@ -227,6 +227,16 @@ class InFlight:
         if self.record is not None:  # already read (or being read): keep it current
             self.refresh()
 
+    def unscanned(self) -> None:
+        """The body's events could not be read: no stream figures (chunk times, output
+        tokens, first token by rule) for this request; a first token already found
+        stays."""
+        self.scanner = None
+        record = self.record
+        if record is not None:
+            record.stream = record.chunk_ms = record.output_tokens = None
+            record.first_token_by_rule = None
+
     def body_chunk(
         self, scanner: FirstTokenScanner | None, chunk: bytes
     ) -> FirstTokenScanner | None:

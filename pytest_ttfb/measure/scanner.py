@@ -131,7 +131,7 @@ def _event_data(event: bytes) -> tuple[str, Any]:
             data.append(value)
     try:
         return name, json.loads(b"\n".join(data))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json can go
         return name, None
 
 
