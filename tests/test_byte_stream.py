@@ -13,6 +13,8 @@ import asyncio
 import socket
 import struct
 import threading
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -155,7 +157,11 @@ DEEP = (
 
 
 def _chunks_read(
-    module: Any, parts: list[Any], in_async: bool, recorder: Recorder | None
+    module: Any,
+    parts: list[Any],
+    in_async: bool,
+    recorder: Recorder | None,
+    headers: dict[str, str] | None = None,
 ) -> list[Any]:
     """The raw chunks a client hands over for a mocked body made of ``parts``."""
 
@@ -168,7 +174,7 @@ def _chunks_read(
                 yield part
 
     def answer(request: Any) -> Any:
-        return module.Response(200, stream=Body())
+        return module.Response(200, headers=headers, stream=Body())
 
     async def answer_async(request: Any) -> Any:
         return answer(request)
@@ -194,15 +200,17 @@ def _typed(chunk: Any) -> tuple[type, Any]:
     return type(chunk), chunk if isinstance(chunk, str) else bytes(chunk)
 
 
-def _watched_and_bare(stack: str, parts: list[Any], in_async: bool) -> tuple[list[Any], Any]:
+def _watched_and_bare(
+    stack: str, parts: list[Any], in_async: bool, headers: dict[str, str] | None = None
+) -> tuple[list[Any], Any]:
     """The chunks a watched client hands over (checked against the bare client's), and
     the request's record."""
     module = STACKS[stack]
     recorder = Recorder("byte-stream")
     set_active_sink(recorder)
     try:
-        watched = _chunks_read(module, parts, in_async, recorder)
-        bare = _chunks_read(module, parts, in_async, None)
+        watched = _chunks_read(module, parts, in_async, recorder, headers)
+        bare = _chunks_read(module, parts, in_async, None, headers)
     finally:
         set_active_sink(None)
     assert list(map(_typed, watched)) == list(map(_typed, bare))
@@ -248,3 +256,66 @@ def test_a_chunk_the_scanner_cannot_read_leaves_the_stream_unscanned(
     assert record.total_ms is not None
     assert (record.stream, record.chunk_ms, record.output_tokens) == (None, None, None)
     assert record.first_token_by_rule is None
+
+
+@pytest.mark.parametrize("in_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_a_first_chunk_the_scanner_cannot_read_is_still_the_first_body_byte(
+    stack: str, in_async: bool
+) -> None:
+    # And the chunks after it are not scanned either (no scanner started anew on them).
+    parts = [EVENT.decode(), EVENT, DELTA]
+    _, record = _watched_and_bare(stack, parts, in_async)
+    assert record.first_body_byte_ms is not None
+    assert record.total_ms is not None
+    assert record.first_body_byte_ms <= record.total_ms
+    assert (record.stream, record.chunk_ms, record.first_token_ms) == (None, None, None)
+
+
+@pytest.mark.parametrize("in_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_a_chunk_that_is_no_buffer_is_not_made_into_bytes(stack: str, in_async: bool) -> None:
+    """An int from a broken body stream: the stack raises its own error on it, watched
+    or not, and the scanner does not first make that many NUL bytes of it
+    (``bytes(50_000_000)`` is 50 MB)."""
+    module = STACKS[stack]
+    parts = [EVENT, DELTA, 50_000_000]
+    raised = []
+    recorder = Recorder("byte-stream")
+    set_active_sink(recorder)
+    tracemalloc.start()
+    try:
+        for watcher in (recorder, None):
+            with pytest.raises(TypeError) as info:
+                _chunks_read(module, parts, in_async, watcher)
+            raised.append(str(info.value))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        set_active_sink(None)
+    assert raised[0] == raised[1]
+    assert peak < 10_000_000
+    (record,) = recorder.requests
+    assert record.first_token_ms is not None  # from the delta, before the int
+    assert record.stream is None
+
+
+@pytest.mark.parametrize("in_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_an_encoded_stream_that_turns_corrupt_keeps_no_half_figures(
+    stack: str, in_async: bool
+) -> None:
+    """A gzip stream that decodes for two deltas, then is garbage: the decoding scanner
+    stops, and the record shows no stream figures rather than the two it counted."""
+    compressor = zlib.compressobj(wbits=31)  # gzip
+    good = compressor.compress(EVENT + DELTA + DELTA) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    parts = [good, b"\x00garbage that is no deflate block" * 4]
+    _, record = _watched_and_bare(stack, parts, in_async, {"content-encoding": "gzip"})
+    assert record.first_token_ms is not None  # found in the good part
+    assert (record.stream, record.chunk_ms, record.output_tokens) == (None, None, None)
+    # The same good part alone, closed cleanly, is counted.
+    whole = good + compressor.flush()
+    _, counted = _watched_and_bare(stack, [whole], in_async, {"content-encoding": "gzip"})
+    assert counted.stream == "anthropic"
+    assert counted.chunk_ms is not None
+    assert len(counted.chunk_ms) == 2

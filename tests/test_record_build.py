@@ -7,20 +7,26 @@ And what the transport wrapper leaves of the response it hands back.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import httpx
 import httpx2
 import pytest
 
+import pytest_ttfb
+from pytest_ttfb.measure import inflight as inflight_module
 from pytest_ttfb.measure.active import set_active_sink
 from pytest_ttfb.measure.inflight import Connection, InFlight
 from pytest_ttfb.measure.record import PoolSettings, RequestTiming
 from pytest_ttfb.measure.recorder import Recorder
 from pytest_ttfb.measure.scanner import FirstTokenScanner
+from pytest_ttfb.measure.stacks import available_stacks
 
 ANTHROPIC_START = b'event: message_start\ndata: {"type":"message_start"}\n\n'
 DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta"}\n\n'
@@ -218,6 +224,7 @@ def test_urls_remembered_by_their_parts_stay_apart_and_redacted() -> None:
 _REFERENTS = """
 import gc, sys
 import {module} as module
+from pytest_ttfb.measure import inflight as inflight_module
 from pytest_ttfb.measure.active import set_active_sink
 from pytest_ttfb.measure.recorder import Recorder
 
@@ -242,8 +249,11 @@ def _referents(module: Any) -> tuple[int, int]:
     """How many objects a streamed response refers to, read through a client watched
     and not: its attribute values, or one dict once CPython has had to make it one."""
     source = _REFERENTS.format(module=module.__name__)
+    # The checkout (or installed copy) this process imports, whatever the working folder.
+    root = str(Path(pytest_ttfb.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
-        [sys.executable, "-c", source], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", source], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.returncode == 0, done.stderr
     watched, bare = map(int, done.stdout.split())
@@ -323,3 +333,102 @@ def test_a_stream_left_unscanned_drops_its_figures_from_a_record_built_before() 
     assert record.first_token_by_rule is None
     assert _close(record.first_token_ms, 8.0)
     assert record.total_ms is not None
+
+
+@pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_a_request_done_holds_no_response_headers(module: Any, local_server: Any) -> None:
+    """Whatever the body (none, for HEAD; a stream of events; one closed unread), the
+    response's headers are let go when it is closed, not kept until the build."""
+    recorder = Recorder("in-flight")
+    set_active_sink(recorder)
+    try:
+        with recorder.watch(module.Client(verify=local_server.ssl_context())) as client:
+            client.head(local_server.url + "/ok")
+            body = {"stream": True, "model": "m", "max_tokens": 5, "messages": []}
+            with client.stream("POST", local_server.url + "/v1/messages", json=body) as r:
+                r.read()
+            with client.stream("GET", local_server.url + "/ok"):
+                pass
+        held = [flight.response_headers for flight in recorder.pending]
+        assert held == [None] * 3
+        assert recorder.requests[1].stream == "anthropic"
+    finally:
+        set_active_sink(None)
+
+
+@pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_a_response_without_extensions_is_no_error_of_ours(module: Any) -> None:
+    (stack,) = [bound for bound in available_stacks() if bound.httpx is module]
+
+    class Inner:
+        def handle_request(self, request: Any) -> Any:
+            response = module.Response(200, content=b"ok")
+            response.extensions = None  # as some transport of the user's might
+            return response
+
+    recorder = Recorder("in-flight")
+    set_active_sink(recorder)
+    try:
+        transport = stack.sync_transport(Inner())
+        assert (
+            transport.handle_request(module.Request("GET", "https://api.test/")).status_code == 200
+        )
+        (record,) = recorder.requests
+    finally:
+        set_active_sink(None)
+    assert record.http_version is None
+    assert record.error is None
+
+
+@pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_reading_the_url_and_headers_is_not_timed_as_the_request(
+    module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request's start is stamped after its URL text (redacted, remembered per URL:
+    some microseconds for a URL not seen before) and retry count are read: a slow
+    redaction (50 ms, here) shows in no mark of the request."""
+    real = inflight_module.redact_url
+
+    def slow(url: str) -> str:
+        time.sleep(0.05)
+        return real(url)
+
+    monkeypatch.setattr(inflight_module, "redact_url", slow)
+    transport = module.MockTransport(lambda request: module.Response(200, content=b"ok"))
+    recorder = Recorder("in-flight")
+    set_active_sink(recorder)
+    try:
+        with recorder.watch(module.Client(transport=transport)) as client:
+            started = time.perf_counter()
+            client.get(f"https://api.test/{module.__name__}/{time.time_ns()}?key=sk-value")
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+        (record,) = recorder.requests
+    finally:
+        set_active_sink(None)
+    assert record.url.endswith("?key=***")
+    assert elapsed_ms >= 50.0  # the redaction ran inside the call
+    assert record.ttfb_ms is not None
+    assert record.ttfb_ms < elapsed_ms - 49.0  # but outside the request's own time
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["h1", "h2"])
+@pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_a_connection_opened_before_the_client_was_watched_counts_as_reused(
+    module: Any, http2: bool, local_server: Any
+) -> None:
+    """No watched stream wrote the request: the response's extensions (kept for the
+    build in that case only) say it went out on a pooled connection."""
+    recorder = Recorder("in-flight")
+    client = module.Client(verify=local_server.ssl_context(), http2=http2)
+    try:
+        assert client.get(local_server.url + "/ok").status_code == 200  # not watched yet
+        set_active_sink(recorder)
+        recorder.watch(client)
+        assert client.get(local_server.url + "/ok?token=abcdef").status_code == 200
+        (record,) = recorder.requests
+    finally:
+        set_active_sink(None)
+        client.close()
+    assert (record.reused, record.connection_id) == (True, None)
+    assert record.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+    assert record.url == local_server.url + "/ok?token=***"

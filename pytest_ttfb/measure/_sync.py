@@ -191,8 +191,10 @@ class TimingByteStream:
                             continue
                     if watching:
                         try:
-                            # The scanner reads bytes: a memoryview, say, is copied for it.
-                            seen = chunk if type(chunk) is bytes else bytes(chunk)
+                            # The scanner reads bytes: a memoryview, say, is copied for it
+                            # (anything that is no buffer, an int say, is not turned into
+                            # bytes: ``memoryview`` refuses it).
+                            seen = chunk if type(chunk) is bytes else bytes(memoryview(chunk))
                             # Any other read once the first token is found (set whenever
                             # steady is).
                             if after is not None:
@@ -227,6 +229,7 @@ class TimingByteStream:
             self._inner.close()
         finally:
             request = self._request
+            request.response_headers = None  # nothing looks into the body once it is closed
             if request.end is None:  # the usual case, inline: stamp, then look
                 request.end = perf_counter()
                 # Read ``record`` after storing ``end``: a record built meanwhile by a
@@ -262,7 +265,8 @@ class TimingTransport:
         sink = active.sink
         if sink is None:  # no test running: nothing to record into
             return self.inner.handle_request(request)
-        inflight = InFlight(perf_counter(), request, self.pool_settings, sink.when)
+        # Started now (None): read once InFlight has the URL's text and the retry count.
+        inflight = InFlight(None, request, self.pool_settings, sink.when)
         token = current.set(inflight)
         try:
             response = self.inner.handle_request(request)
@@ -282,7 +286,7 @@ class TimingTransport:
             current.reset(token)
         inflight.headers_at = headers_at = perf_counter()
         inflight.status = response.status_code
-        extensions = response.extensions
+        extensions = response.extensions or {}  # (None from some transport of the user's)
         inflight.version = extensions.get("http_version")
         if inflight.connection is None:  # no watched stream wrote it: the build looks
             inflight.extensions = extensions  # for one in the response's extensions

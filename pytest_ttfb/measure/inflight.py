@@ -69,8 +69,12 @@ class InFlight:
         "when",
     )
 
-    def __init__(self, start: float, request: Any, pool: PoolSettings | None, when: str) -> None:
-        self.start = start
+    def __init__(
+        self, start: float | None, request: Any, pool: PoolSettings | None, when: str
+    ) -> None:
+        """``start``: when the request entered the transport (``perf_counter``), or
+        None for now, read once the request's URL and headers have been read (a URL
+        not seen before costs some microseconds, which are not the request's)."""
         self.method = request.method
         # Text and numbers only, from the request's objects, so that nothing the bare
         # client would free when it is done with a response lives on here until the
@@ -104,6 +108,7 @@ class InFlight:
         self.record: RequestTiming | None = None
         self.scanner: FirstTokenScanner | None = None  # the body's, if it is events
         self.buffered = False  # the body came whole, in memory: nothing to watch
+        self.start = perf_counter() if start is None else start
 
     def timing(self) -> RequestTiming:
         """The record, built once; later marks (first token, body closed) are copied
@@ -228,12 +233,16 @@ class InFlight:
             self.refresh()
 
     def unscanned(self) -> None:
-        """The body's events could not be read: no stream figures (chunk times, output
-        tokens, first token by rule) for this request; a first token already found
-        stays."""
+        """A chunk of the body could not be read (called as it arrives): no stream
+        figures (chunk times, output tokens, first token by rule) for this request; a
+        first token already found stays, and the first body byte is this chunk's if
+        it was the first."""
         self.scanner = None
+        if self.first_body is None:
+            self.first_body = perf_counter()
         record = self.record
         if record is not None:
+            record.first_body_byte_ms = _ms(self.start, self.first_body)
             record.stream = record.chunk_ms = record.output_tokens = None
             record.first_token_by_rule = None
 
@@ -265,6 +274,9 @@ class InFlight:
         if type(scanner) is FirstTokenScanner:  # not events as sent: encoded events?
             self.scanner = None
             return self._decoding(scanner.head)
+        # A decoding scanner that stopped decoding (a corrupt body): what it counted
+        # before is half of the stream, so none of it is kept.
+        self.unscanned()
         return None
 
     def _token(self, scanner: FirstTokenScanner) -> None:
@@ -367,7 +379,10 @@ def _url_text(url: Any) -> str:
     """``redact_url(str(url))`` for an httpx/httpx2 URL, remembered."""
     key = getattr(url, "_uri_reference", None)
     if key is None:  # not httpx's URL: no parsed form to key on
-        return redact_url(str(url))
+        try:
+            return redact_url(str(url))
+        except Exception:  # read on the request's way in: never the request's failure
+            return "(unreadable URL)"
     text = _url_texts.get(key)
     if text is None:
         if len(_url_texts) >= _URL_TEXTS_MAX:
@@ -379,11 +394,11 @@ def _url_text(url: Any) -> str:
 def _attempt(headers: Any) -> int | None:
     """Which try this request was, from the header the Anthropic and OpenAI SDKs send
     on every request (``x-stainless-retry-count``: retries taken so far)."""
-    retries = header_value(headers, b"x-stainless-retry-count")
     try:
+        retries = header_value(headers, b"x-stainless-retry-count")
         return int(retries) + 1 if retries is not None else None
-    except ValueError:
-        return None
+    except Exception:  # not a count, or headers of no shape known: read on the request's
+        return None  # way in, so never the request's failure
 
 
 def short_error(exc: BaseException) -> str:
