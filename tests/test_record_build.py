@@ -432,3 +432,29 @@ def test_a_connection_opened_before_the_client_was_watched_counts_as_reused(
     assert (record.reused, record.connection_id) == (True, None)
     assert record.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
     assert record.url == local_server.url + "/ok?token=***"
+
+
+class _GivingUpScanner(FirstTokenScanner):
+    """A scanner whose ``by_rule`` runs the body's thread giving up on it: what
+    ``refresh`` in another thread meets when it has taken the scanner just before."""
+
+    __slots__ = ("inflight",)
+
+    def by_rule(self) -> dict[str, float]:
+        self.inflight.unscanned()
+        return {"delta": 1.0}
+
+
+def test_a_refresh_that_took_the_scanner_before_it_gave_up_drops_the_figures_too() -> None:
+    start = 0.0
+    inflight = InFlight(start, _request(), None, "call")
+    _marked(inflight, start)
+    inflight.end = None  # still open
+    scanner = _GivingUpScanner("auto", start)
+    scanner.inflight = inflight
+    scanner.feed(ANTHROPIC_START + DELTA * 2)
+    inflight.scanner = scanner
+    record = inflight.timing()  # its refresh gets the scanner, which gives up inside
+    assert inflight.scanner is None
+    assert (record.stream, record.chunk_ms, record.output_tokens) == (None, None, None)
+    assert record.first_token_by_rule is None

@@ -64,6 +64,7 @@ class InFlight:
         "start",
         "status",
         "tls_end",
+        "unread",
         "url",
         "version",
         "when",
@@ -108,6 +109,7 @@ class InFlight:
         self.record: RequestTiming | None = None
         self.scanner: FirstTokenScanner | None = None  # the body's, if it is events
         self.buffered = False  # the body came whole, in memory: nothing to watch
+        self.unread = False  # the scanner gave up on the body (``unscanned``)
         self.start = perf_counter() if start is None else start
 
     def timing(self) -> RequestTiming:
@@ -216,6 +218,8 @@ class InFlight:
             record.first_token_by_rule = scanner.by_rule()
             if self.end is not None:
                 self.scanner = None  # copied for the last time: let its buffer go
+            if self.unread:  # the scanner gave up meanwhile, in the body's thread
+                _drop_stream_figures(record)
         if self.end is not None:
             # ``error`` is stored before ``end`` (``finish``): seen with it.
             record.error = self.error
@@ -237,14 +241,17 @@ class InFlight:
         figures (chunk times, output tokens, first token by rule) for this request; a
         first token already found stays, and the first body byte is this chunk's if
         it was the first."""
+        # ``unread`` before the scanner goes: a ``refresh`` in another thread that got
+        # the scanner before then copies its figures, then sees ``unread`` and drops
+        # them again (or has copied them before the drop below).
+        self.unread = True
         self.scanner = None
         if self.first_body is None:
             self.first_body = perf_counter()
         record = self.record
         if record is not None:
             record.first_body_byte_ms = _ms(self.start, self.first_body)
-            record.stream = record.chunk_ms = record.output_tokens = None
-            record.first_token_by_rule = None
+            _drop_stream_figures(record)
 
     def body_chunk(
         self, scanner: FirstTokenScanner | None, chunk: bytes
@@ -329,6 +336,11 @@ class Connection:
 
     id: str
     opened_by: InFlight | None
+
+
+def _drop_stream_figures(record: RequestTiming) -> None:
+    record.stream = record.chunk_ms = record.output_tokens = None
+    record.first_token_by_rule = None
 
 
 def _ms(start: float, mark: float | None) -> float | None:
