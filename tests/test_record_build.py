@@ -251,7 +251,8 @@ def _referents(module: Any) -> tuple[int, int]:
     source = _REFERENTS.format(module=module.__name__)
     # The checkout (or installed copy) this process imports, whatever the working folder.
     root = str(Path(pytest_ttfb.__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     done = subprocess.run(
         [sys.executable, "-c", source], capture_output=True, text=True, timeout=120, env=env
     )
