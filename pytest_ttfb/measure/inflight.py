@@ -101,7 +101,9 @@ class InFlight:
         # The response's extensions, kept until the build only when no watched stream
         # wrote the request (mocked, or on a connection opened before it was watched).
         self.extensions: dict[str, Any] | None = None
-        self.response_headers: Any = None  # read only if the body may be content-encoded
+        # Read only if the body may be content-encoded; let go when the body ends (the
+        # byte stream's close, or ``finish``) or once asked (``_decoding``).
+        self.response_headers: Any = None
         # The connection this request opened (set by ``opened()``), else the one its
         # first write went out on (set by the network stream): known even when no
         # response came back.
@@ -183,10 +185,7 @@ class InFlight:
         self.record = record
         self.extensions = None
         if whole:
-            self.response_headers = None
             return record
-        if self.end is not None:  # the body is done: nothing will look into it again
-            self.response_headers = None
         # Another thread may be stamping marks while this one builds (a body closing
         # while the test reads ``ttfb.requests``). Each stamper stores its mark, then
         # reads ``record``; this reads the marks again after publishing ``record``. Of
@@ -224,7 +223,6 @@ class InFlight:
             # ``error`` is stored before ``end`` (``finish``): seen with it.
             record.error = self.error
             record.total_ms = _ms(start, self.end)
-            self.response_headers = None  # the body is done: let the headers go
 
     def finish(self, error: BaseException | None = None) -> None:
         """The body is closed (or the request failed): stamp the end, once."""
@@ -232,6 +230,7 @@ class InFlight:
             return
         if error is not None:
             self.error = short_error(error)
+        self.response_headers = None  # nothing looks into the body once it has ended
         self.end = perf_counter()
         if self.record is not None:  # already read (or being read): keep it current
             self.refresh()
