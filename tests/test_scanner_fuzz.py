@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import subprocess
+import sys
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from unittest import mock
 
 import httpx
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +28,24 @@ from pytest_ttfb.measure import scanner as scanner_module
 from pytest_ttfb.measure._async import AsyncTimingByteStream
 from pytest_ttfb.measure._sync import TimingByteStream
 from pytest_ttfb.measure.inflight import InFlight
-from pytest_ttfb.measure.scanner import FIRST_TOKEN_RULES, FirstTokenScanner, first_token_rule
+from pytest_ttfb.measure.scanner import (
+    DELTA_LINE,
+    EVENT_END,
+    FIRST_TOKEN_RULES,
+    FirstTokenScanner,
+    first_token_rule,
+)
+
+compiled_is_delta_event: Callable[[object], bool] | None
+try:
+    from pytest_ttfb.measure._delta import is_delta_event as compiled_is_delta_event
+except ImportError:  # a checkout not built (no C compiler): the twin alone is tested
+    compiled_is_delta_event = None
+
+# The byte stream's per-chunk check, each way it may run: compiled, and its Python twin.
+CHECKS: dict[str, Callable[[object], bool]] = {"python": scanner_module._is_delta_event}
+if compiled_is_delta_event is not None:
+    CHECKS["compiled"] = compiled_is_delta_event
 
 LINES = [
     b"event: content_block_delta\n",
@@ -380,40 +401,42 @@ class _Bytes(bytes):
     st.one_of(anthropic_chunked(), chunked),
     st.booleans(),
     st.sampled_from([bytes, bytes, bytearray, _Bytes]),
+    st.sampled_from(sorted(CHECKS)),
 )
-@example((b"", _USUAL[0]), False, bytes)
-@example((b"", _USUAL[0]), False, bytearray)
-@example((b"", _USUAL[5]), True, _Bytes)
-@example((b"", _USUAL[10]), False, bytearray)
-@example((b"", _USUAL[10]), True, _Bytes)
-@example((b"", _USUAL[10]), False, bytes)
-@example((b"", _USUAL[0]), True, bytes)
-@example((b"", _USUAL[1]), False, bytes)
-@example((b"", _USUAL[1]), True, bytes)
-@example((b"", _USUAL[2]), False, bytes)
-@example((b"", _USUAL[2]), True, bytes)
-@example((b"", _USUAL[3]), False, bytes)
-@example((b"", _USUAL[3]), True, bytes)
-@example((b"", _USUAL[4]), False, bytes)
-@example((b"", _USUAL[4]), True, bytes)
-@example((b"", _USUAL[5]), False, bytes)
-@example((b"", _USUAL[5]), True, bytes)
-@example((b"", _USUAL[6]), False, bytes)
-@example((b"", _USUAL[6]), True, bytes)
-@example((b"", _USUAL[7]), False, bytes)
-@example((b"", _USUAL[7]), True, bytes)
-@example((b"", _USUAL[8]), False, bytes)
-@example((b"", _USUAL[8]), True, bytes)
-@example((b"", _USUAL[9]), False, bytes)
-@example((b"", _USUAL[9]), True, bytes)
+@example((b"", _USUAL[0]), False, bytes, "python")
+@example((b"", _USUAL[0]), False, bytearray, "python")
+@example((b"", _USUAL[5]), True, _Bytes, "python")
+@example((b"", _USUAL[10]), False, bytearray, "python")
+@example((b"", _USUAL[10]), True, _Bytes, "python")
+@example((b"", _USUAL[10]), False, bytes, "python")
+@example((b"", _USUAL[0]), True, bytes, "python")
+@example((b"", _USUAL[1]), False, bytes, "python")
+@example((b"", _USUAL[1]), True, bytes, "python")
+@example((b"", _USUAL[2]), False, bytes, "python")
+@example((b"", _USUAL[2]), True, bytes, "python")
+@example((b"", _USUAL[3]), False, bytes, "python")
+@example((b"", _USUAL[3]), True, bytes, "python")
+@example((b"", _USUAL[4]), False, bytes, "python")
+@example((b"", _USUAL[4]), True, bytes, "python")
+@example((b"", _USUAL[5]), False, bytes, "python")
+@example((b"", _USUAL[5]), True, bytes, "python")
+@example((b"", _USUAL[6]), False, bytes, "python")
+@example((b"", _USUAL[6]), True, bytes, "python")
+@example((b"", _USUAL[7]), False, bytes, "python")
+@example((b"", _USUAL[7]), True, bytes, "python")
+@example((b"", _USUAL[8]), False, bytes, "python")
+@example((b"", _USUAL[8]), True, bytes, "python")
+@example((b"", _USUAL[9]), False, bytes, "python")
+@example((b"", _USUAL[9]), True, bytes, "python")
 def test_the_wrapper_records_what_the_scanner_does(
-    case: tuple[bytes, list[bytes]], in_async: bool, kind: type[bytes]
+    case: tuple[bytes, list[bytes]], in_async: bool, kind: type[bytes], check: str
 ) -> None:
     """The byte stream wrapper, sync and async, which hands chunks straight to
     ``after`` once the first token is found, and stamps the usual read of a steady
     Anthropic stream itself, leaves the request's scanner as feeding every chunk
     would: the same chunk times, one stamp a read, from the same clock; whether the
-    stack hands over bytes, a bytearray or a bytes subclass."""
+    stack hands over bytes, a bytearray or a bytes subclass, and whether the per-chunk
+    check is the compiled one or its Python twin."""
     _body, raw = case
     chunks: list[bytes] = [kind(chunk) for chunk in raw]
     clock = _Clock()
@@ -421,6 +444,8 @@ def test_the_wrapper_records_what_the_scanner_does(
         mock.patch.object(scanner_module, "perf_counter", clock),
         mock.patch.object(sync_module, "perf_counter", clock),
         mock.patch.object(async_module, "perf_counter", clock),
+        mock.patch.object(sync_module, "is_delta_event", CHECKS[check]),
+        mock.patch.object(async_module, "is_delta_event", CHECKS[check]),
     ):
         request = _request()
         if in_async:
@@ -440,23 +465,30 @@ def test_the_wrapper_records_what_the_scanner_does(
         assert got == expected
 
 
-def test_the_wrapper_stamps_the_usual_reads_itself() -> None:
+NEAR_MISSES = [
+    b"event: content_block_delta\ndata: {}\r\n\n",  # a CR in the line
+    b"event: content_block_delta\ndata: {}\n",  # no blank line yet
+    b"\n",
+    b"event: content_block_delta\n\n\n",  # no line between
+    b"event: content_block_deltas\ndata: {}\n\n",
+    b"event: content_block_delta\ndata: {}\ndata: {}\n\n",  # two lines
+    b"event: content_block_delta\ndata: {}",  # no line end yet
+    b"\n\n",
+    b": keep-alive\n\n",  # one line, no event line
+]
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_the_wrapper_stamps_the_usual_reads_itself(check: str) -> None:
     """The inline check is what handles a long stream's usual reads (one whole delta
     event each), not ``after``; and a read that only looks like one goes to ``after``."""
     chunks = _events(0, 2, 2, 2, 2)
-    near_misses = [
-        b"event: content_block_delta\ndata: {}\r\n\n",  # a CR in the line
-        b"event: content_block_delta\ndata: {}\n",  # no blank line yet
-        b"\n",
-        b"event: content_block_delta\n\n\n",  # no line between
-        b"event: content_block_deltas\ndata: {}\n\n",
-        b"event: content_block_delta\ndata: {}\ndata: {}\n\n",  # two lines
-        b"event: content_block_delta\ndata: {}",  # no line end yet
-        b"\n\n",
-        b": keep-alive\n\n",  # one line, no event line
-    ]
+    near_misses = NEAR_MISSES
     request = _request()
-    with mock.patch.object(FirstTokenScanner, "after", autospec=True) as after:
+    with (
+        mock.patch.object(FirstTokenScanner, "after", autospec=True) as after,
+        mock.patch.object(sync_module, "is_delta_event", CHECKS[check]),
+    ):
         after.side_effect = lambda scanner, chunk: FirstTokenScanner.feed(scanner, chunk)
         assert list(TimingByteStream(_Body([*chunks, *near_misses]), request)) == [
             *chunks,
@@ -472,3 +504,73 @@ def test_the_wrapper_stamps_the_usual_reads_itself() -> None:
     # Four deltas, then six from the near misses (the second and third make one event,
     # and so do the seventh and eighth; the keep-alive is none).
     assert len(request.scanner.chunks) == len(fed.chunks) == 10
+
+
+# -- the per-chunk check, compiled and in Python -------------------------------------------
+
+# Reads built round the delta event's parts (which arbitrary bytes rarely hit): its event
+# line or a near miss of it, a middle with or without CR and LF, its end or a near miss.
+_heads = st.sampled_from(
+    [DELTA_LINE, DELTA_LINE, DELTA_LINE[:-1], DELTA_LINE + b"\n", b"event: ping\n", b""]
+)
+_middles = st.one_of(
+    st.binary(max_size=40),
+    st.lists(st.sampled_from([b"data: {}", b"\n", b"\r", b"x", b"\x00", b"\xff"]), max_size=6).map(
+        b"".join
+    ),
+)
+_ends = st.sampled_from([EVENT_END, EVENT_END, b"\n", b"\r\n\r\n", b"\n\n\n", b"\r\r", b""])
+delta_like = st.one_of(
+    st.tuples(_heads, _middles, _ends).map(b"".join),
+    st.binary(max_size=60),
+    st.sampled_from([*NEAR_MISSES, *_events(2, 3, 5, 7)]),
+)
+
+
+@pytest.mark.skipif(compiled_is_delta_event is None, reason="pytest_ttfb.measure._delta not built")
+@settings(deadline=None, max_examples=2000)
+@given(delta_like, st.sampled_from([bytes, bytes, bytearray, _Bytes, memoryview]))
+def test_the_compiled_check_answers_as_its_python_twin(read: bytes, kind: type) -> None:
+    """``_delta.is_delta_event`` (C) says of every read what ``_is_delta_event`` says,
+    for exact bytes and for the types a custom stream may yield instead (no to each)."""
+    assert compiled_is_delta_event is not None
+    chunk = kind(read)
+    compiled = compiled_is_delta_event(chunk)
+    assert compiled is scanner_module._is_delta_event(chunk)
+    if kind is bytes:  # the twin's own meaning, spelt out: what CI checks both against
+        body = read.removeprefix(DELTA_LINE).removesuffix(EVENT_END)
+        assert compiled is (
+            read.startswith(DELTA_LINE)
+            and read.endswith(EVENT_END)
+            and len(read) >= len(DELTA_LINE) + len(EVENT_END) + 1
+            and b"\n" not in body
+            and b"\r" not in body
+        )
+
+
+@pytest.mark.skipif(compiled_is_delta_event is None, reason="pytest_ttfb.measure._delta not built")
+@pytest.mark.parametrize("other", [None, 0, 10**30, "event: content_block_delta\ndata: x\n\n"])
+def test_the_compiled_check_says_no_to_what_is_no_bytes(other: object) -> None:
+    assert compiled_is_delta_event is not None
+    assert compiled_is_delta_event(other) is False
+    assert scanner_module._is_delta_event(other) is False
+
+
+@pytest.mark.parametrize("value", ["1", ""])
+def test_the_python_twin_runs_when_asked(value: str) -> None:
+    """``PYTEST_TTFB_NO_EXTENSIONS=1`` makes the byte streams use the Python twin (an
+    empty value does not), whether or not the compiled check was built."""
+    code = (
+        "from pytest_ttfb.measure import _sync, _async, scanner\n"
+        "print(scanner.EXTENSION, _sync.is_delta_event is scanner._is_delta_event,"
+        " _async.is_delta_event is scanner._is_delta_event)"
+    )
+    env = {**os.environ, "PYTEST_TTFB_NO_EXTENSIONS": value}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    built = compiled_is_delta_event is not None
+    if value:
+        assert out == ["False", "True", "True"]
+    else:
+        assert out == [str(built), str(not built), str(not built)]

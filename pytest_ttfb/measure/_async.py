@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .active import COMPACT_AT, active
 from .inflight import InFlight, current, opened, pool_settings
 from .network import emulation, resolve_async
-from .scanner import DELTA_LINE, EVENT_END, FirstTokenScanner
+from .scanner import FirstTokenScanner, is_delta_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -150,9 +150,8 @@ class AsyncTimingByteStream:
         # Once the first token is found, each chunk goes straight to the scanner
         # (``after``), and while the scanner is ``steady`` the usual read of a long
         # Anthropic stream, one whole delta event, is checked and stamped here: the
-        # per-chunk cost of a long stream is this loop's, so it calls no Python function
-        # and only C methods taking one argument (``bytes.find`` and ``startswith``
-        # parse a tuple of arguments first, dearer than the rest of the check).
+        # per-chunk cost of a long stream is this loop's, so it makes one call (the
+        # check, in C where it was compiled) and a clock read.
         after: Callable[[bytes], None] | None = None
         steady = False
         append: Callable[[float], None] = _no_chunk_times
@@ -169,24 +168,13 @@ class AsyncTimingByteStream:
         try:
             with mapping:
                 async for chunk in source:
-                    # Exact bytes only: any other type copies even when nothing comes off
-                    # (which the identity tests below would take for "came off"), and a
-                    # memoryview has no such methods.
-                    if steady and type(chunk) is bytes:
-                        event = chunk.removeprefix(DELTA_LINE)
-                        line = event.removesuffix(EVENT_END)
-                        # ``line`` is what is left when both came off, and 10 and 13 are
-                        # the byte values of LF and CR (``int in bytes`` is one memchr).
-                        if (
-                            event is not chunk
-                            and line is not event
-                            and line
-                            and 10 not in line
-                            and 13 not in line
-                        ):
-                            append((perf_counter() - start) * 1000.0)
-                            yield chunk
-                            continue
+                    # One whole delta event, the usual read of a steady stream: a
+                    # chunk time, and nothing else to do (``is_delta_event``, compiled
+                    # where it could be).
+                    if steady and is_delta_event(chunk):
+                        append((perf_counter() - start) * 1000.0)
+                        yield chunk
+                        continue
                     if watching:
                         try:
                             # The scanner reads bytes: a memoryview, say, is copied for it
