@@ -9,10 +9,8 @@ in the same place as feeding the whole body at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-import os
-import subprocess
-import sys
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from unittest import mock
@@ -29,23 +27,30 @@ from pytest_ttfb.measure._async import AsyncTimingByteStream
 from pytest_ttfb.measure._sync import TimingByteStream
 from pytest_ttfb.measure.inflight import InFlight
 from pytest_ttfb.measure.scanner import (
-    DELTA_LINE,
-    EVENT_END,
     FIRST_TOKEN_RULES,
     FirstTokenScanner,
     first_token_rule,
 )
 
-compiled_is_delta_event: Callable[[object], bool] | None
+# The byte stream's per-chunk checks, each way they may run: compiled, and their Python
+# twins (``tests/test_delta_checks.py`` compares the two directly).
+CHECK_NAMES = ("is_delta_event", "is_output_delta_event", "is_chat_content_event")
+CHECKS: dict[str, dict[str, Callable[[object], bool]]] = {
+    "python": {name: getattr(scanner_module, f"_{name}") for name in CHECK_NAMES}
+}
 try:
-    from pytest_ttfb.measure._delta import is_delta_event as compiled_is_delta_event
-except ImportError:  # a checkout not built (no C compiler): the twin alone is tested
-    compiled_is_delta_event = None
+    from pytest_ttfb.measure import _delta
+except ImportError:  # a checkout not built (no C compiler): the twins alone are tested
+    pass
+else:
+    CHECKS["compiled"] = {name: getattr(_delta, name) for name in CHECK_NAMES}
 
-# The byte stream's per-chunk check, each way it may run: compiled, and its Python twin.
-CHECKS: dict[str, Callable[[object], bool]] = {"python": scanner_module._is_delta_event}
-if compiled_is_delta_event is not None:
-    CHECKS["compiled"] = compiled_is_delta_event
+
+def _using(stack: contextlib.ExitStack, checks: str) -> None:
+    """Make the scanner hand the byte streams this set of checks (``steady``)."""
+    for name, check in CHECKS[checks].items():
+        stack.enter_context(mock.patch.object(scanner_module, name, check))
+
 
 LINES = [
     b"event: content_block_delta\n",
@@ -281,6 +286,47 @@ def anthropic_chunked(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
     return body, _cut(body, cuts)
 
 
+# OpenAI's events as the APIs send them (and odd ones): Chat Completions (one data line
+# an event) and Responses (an event line, then data).
+OPENAI_EVENTS = [
+    b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}',
+    b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}',
+    b'data: {"choices":[{"index":0,"delta":{"content" : "\\"quoted\\""}}]}',
+    b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{}}]}}]}',
+    b'data: {"choices":[{"index":0,"delta":{"tool_calls": [ ]}}]}',
+    b'data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage":{"completion_tokens":2}}',
+    b'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":9}}',
+    b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}',
+    b"data: [DONE]",
+    b'event: response.created\ndata: {"type":"response.created"}',
+    b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"hi"}',
+    b"event: response.function_call_arguments.delta\ndata: "
+    b'{"type":"response.function_call_arguments.delta","delta":"{"}',
+    b'event: response.output_text.delta \ndata: {"type":"response.output_text.delta"}',
+    b'data: {"type":"response.output_text.delta","delta":"no event line"}',
+    b'event: response.completed\ndata: {"type":"response.completed","response":'
+    b'{"usage":{"output_tokens":12}}}',
+    b": keep-alive",
+]
+
+
+@st.composite
+def openai_chunked(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
+    """An OpenAI-like stream (Chat Completions and Responses events mixed as drawn; the
+    first one decides the shape) cut as ``anthropic_chunked`` cuts."""
+    newline = draw(st.sampled_from([b"\n", b"\n", b"\n", b"\r\n"]))
+    one = st.tuples(st.sampled_from(OPENAI_EVENTS), st.sampled_from([2, 2, 2, 3])).map(
+        lambda parts: parts[0].replace(b"\n", newline) + newline * parts[1]
+    )
+    events = draw(st.lists(st.one_of(*[one] * 12, event), min_size=1, max_size=40))
+    body = b"".join(events)
+    ends = list(itertools.accumulate(len(e) for e in events))
+    keep = draw(st.lists(st.booleans(), min_size=len(ends), max_size=len(ends)))
+    inside = draw(st.lists(st.integers(0, len(body)), max_size=draw(st.sampled_from([0, 0, 3]))))
+    cuts = [end for end, kept in zip(ends, keep, strict=True) if kept] + inside
+    return body, _cut(body, cuts)
+
+
 class _Clock:
     """A ``perf_counter`` stand-in: the read being fed (in thousands of seconds) plus
     the calls so far, so two scanners agree on every chunk time exactly when they
@@ -368,7 +414,7 @@ _USUAL = [
 
 
 @settings(deadline=None, max_examples=600)
-@given(st.one_of(anthropic_chunked(), anthropic_chunked(), chunked), rules)
+@given(st.one_of(anthropic_chunked(), anthropic_chunked(), openai_chunked(), chunked), rules)
 @example((b"", _USUAL[0]), "auto")
 @example((b"", _USUAL[1]), "auto")
 @example((b"", _USUAL[2]), "auto")
@@ -392,13 +438,27 @@ def test_the_fast_path_agrees_with_feed_on_every_chunking(
     assert _scan_with(rule, chunks, fast=True) == _scan_with(rule, chunks, fast=False)
 
 
+def _openai(*indexes: int) -> list[bytes]:
+    """Reads of one whole OpenAI event each (OPENAI_EVENTS by index)."""
+    return [OPENAI_EVENTS[i] + b"\n\n" for i in indexes]
+
+
+# The usual Chat Completions stream (role, content, tool calls, a content chunk carrying
+# usage, usage, done) and Responses stream (text and argument deltas, an event line
+# with a trailing space, a delta with no event line, usage), one event a read.
+_OPENAI_USUAL = [
+    _openai(0, 1, 1, 2, 3, 4, 1, 5, 7, 6, 8),
+    _openai(9, 10, 10, 11, 12, 13, 10, 14),
+]
+
+
 class _Bytes(bytes):
     """A bytes subclass, as a custom byte stream may yield."""
 
 
-@FUZZ
+@settings(deadline=None, max_examples=600)
 @given(
-    st.one_of(anthropic_chunked(), chunked),
+    st.one_of(anthropic_chunked(), openai_chunked(), chunked),
     st.booleans(),
     st.sampled_from([bytes, bytes, bytearray, _Bytes]),
     st.sampled_from(sorted(CHECKS)),
@@ -428,15 +488,19 @@ class _Bytes(bytes):
 @example((b"", _USUAL[8]), True, bytes, "python")
 @example((b"", _USUAL[9]), False, bytes, "python")
 @example((b"", _USUAL[9]), True, bytes, "python")
+@example((b"", _OPENAI_USUAL[0]), False, bytes, "python")
+@example((b"", _OPENAI_USUAL[0]), True, bytes, "python")
+@example((b"", _OPENAI_USUAL[1]), False, bytes, "python")
+@example((b"", _OPENAI_USUAL[1]), True, bytes, "python")
 def test_the_wrapper_records_what_the_scanner_does(
     case: tuple[bytes, list[bytes]], in_async: bool, kind: type[bytes], check: str
 ) -> None:
     """The byte stream wrapper, sync and async, which hands chunks straight to
     ``after`` once the first token is found, and stamps the usual read of a steady
-    Anthropic stream itself, leaves the request's scanner as feeding every chunk
-    would: the same chunk times, one stamp a read, from the same clock; whether the
-    stack hands over bytes, a bytearray or a bytes subclass, and whether the per-chunk
-    check is the compiled one or its Python twin."""
+    stream itself (Anthropic, Chat Completions, Responses), leaves the request's
+    scanner as feeding every chunk would: the same chunk times, one stamp a read, from
+    the same clock; whether the stack hands over bytes, a bytearray or a bytes
+    subclass, and whether the per-chunk checks are compiled or their Python twins."""
     _body, raw = case
     chunks: list[bytes] = [kind(chunk) for chunk in raw]
     clock = _Clock()
@@ -444,9 +508,9 @@ def test_the_wrapper_records_what_the_scanner_does(
         mock.patch.object(scanner_module, "perf_counter", clock),
         mock.patch.object(sync_module, "perf_counter", clock),
         mock.patch.object(async_module, "perf_counter", clock),
-        mock.patch.object(sync_module, "is_delta_event", CHECKS[check]),
-        mock.patch.object(async_module, "is_delta_event", CHECKS[check]),
+        contextlib.ExitStack() as checks,
     ):
+        _using(checks, check)
         request = _request()
         if in_async:
 
@@ -487,8 +551,9 @@ def test_the_wrapper_stamps_the_usual_reads_itself(check: str) -> None:
     request = _request()
     with (
         mock.patch.object(FirstTokenScanner, "after", autospec=True) as after,
-        mock.patch.object(sync_module, "is_delta_event", CHECKS[check]),
+        contextlib.ExitStack() as checks,
     ):
+        _using(checks, check)
         after.side_effect = lambda scanner, chunk: FirstTokenScanner.feed(scanner, chunk)
         assert list(TimingByteStream(_Body([*chunks, *near_misses]), request)) == [
             *chunks,
@@ -506,71 +571,42 @@ def test_the_wrapper_stamps_the_usual_reads_itself(check: str) -> None:
     assert len(request.scanner.chunks) == len(fed.chunks) == 10
 
 
-# -- the per-chunk check, compiled and in Python -------------------------------------------
-
-# Reads built round the delta event's parts (which arbitrary bytes rarely hit): its event
-# line or a near miss of it, a middle with or without CR and LF, its end or a near miss.
-_heads = st.sampled_from(
-    [DELTA_LINE, DELTA_LINE, DELTA_LINE[:-1], DELTA_LINE + b"\n", b"event: ping\n", b""]
+@pytest.mark.parametrize("check", sorted(CHECKS))
+@pytest.mark.parametrize(
+    ("shape", "usual", "others", "content_chunks"),
+    [
+        # Chat Completions: content and tool-call chunks are usual reads; a role chunk
+        # (empty content), a content chunk carrying usage (a content chunk all the
+        # same), usage alone, a finish and the end are not.
+        ("chat", [1, 2, 3, 1], [0, 5, 6, 7, 8], 1 + 8 + 1),
+        # Responses: text and argument deltas are; an event line with a trailing
+        # space and a delta with no event line (content chunks, found by ``feed``),
+        # and the usage report are not.
+        ("responses", [10, 11, 10], [12, 13, 14], 1 + 6 + 2),
+    ],
 )
-_middles = st.one_of(
-    st.binary(max_size=40),
-    st.lists(st.sampled_from([b"data: {}", b"\n", b"\r", b"x", b"\x00", b"\xff"]), max_size=6).map(
-        b"".join
-    ),
-)
-_ends = st.sampled_from([EVENT_END, EVENT_END, b"\n", b"\r\n\r\n", b"\n\n\n", b"\r\r", b""])
-delta_like = st.one_of(
-    st.tuples(_heads, _middles, _ends).map(b"".join),
-    st.binary(max_size=60),
-    st.sampled_from([*NEAR_MISSES, *_events(2, 3, 5, 7)]),
-)
-
-
-@pytest.mark.skipif(compiled_is_delta_event is None, reason="pytest_ttfb.measure._delta not built")
-@settings(deadline=None, max_examples=2000)
-@given(delta_like, st.sampled_from([bytes, bytes, bytearray, _Bytes, memoryview]))
-def test_the_compiled_check_answers_as_its_python_twin(read: bytes, kind: type) -> None:
-    """``_delta.is_delta_event`` (C) says of every read what ``_is_delta_event`` says,
-    for exact bytes and for the types a custom stream may yield instead (no to each)."""
-    assert compiled_is_delta_event is not None
-    chunk = kind(read)
-    compiled = compiled_is_delta_event(chunk)
-    assert compiled is scanner_module._is_delta_event(chunk)
-    if kind is bytes:  # the twin's own meaning, spelt out: what CI checks both against
-        body = read.removeprefix(DELTA_LINE).removesuffix(EVENT_END)
-        assert compiled is (
-            read.startswith(DELTA_LINE)
-            and read.endswith(EVENT_END)
-            and len(read) >= len(DELTA_LINE) + len(EVENT_END) + 1
-            and b"\n" not in body
-            and b"\r" not in body
-        )
-
-
-@pytest.mark.skipif(compiled_is_delta_event is None, reason="pytest_ttfb.measure._delta not built")
-@pytest.mark.parametrize("other", [None, 0, 10**30, "event: content_block_delta\ndata: x\n\n"])
-def test_the_compiled_check_says_no_to_what_is_no_bytes(other: object) -> None:
-    assert compiled_is_delta_event is not None
-    assert compiled_is_delta_event(other) is False
-    assert scanner_module._is_delta_event(other) is False
-
-
-@pytest.mark.parametrize("value", ["1", ""])
-def test_the_python_twin_runs_when_asked(value: str) -> None:
-    """``PYTEST_TTFB_NO_EXTENSIONS=1`` makes the byte streams use the Python twin (an
-    empty value does not), whether or not the compiled check was built."""
-    code = (
-        "from pytest_ttfb.measure import _sync, _async, scanner\n"
-        "print(scanner.EXTENSION, _sync.is_delta_event is scanner._is_delta_event,"
-        " _async.is_delta_event is scanner._is_delta_event)"
-    )
-    env = {**os.environ, "PYTEST_TTFB_NO_EXTENSIONS": value}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    ).stdout.split()
-    built = compiled_is_delta_event is not None
-    if value:
-        assert out == ["False", "True", "True"]
-    else:
-        assert out == [str(built), str(not built), str(not built)]
+def test_the_wrapper_stamps_the_usual_openai_reads_itself(
+    check: str, shape: str, usual: list[int], others: list[int], content_chunks: int
+) -> None:
+    """As for Anthropic: once the first token is found, a read that is one whole content
+    event of the stream's shape is stamped in the byte stream's loop, any other goes to
+    ``after``; the scanner ends as feeding every read would leave it."""
+    first = [1] if shape == "chat" else [9, 10]
+    reads = [*_openai(*first), *_openai(*usual), *_openai(*others), *_openai(*usual)]
+    request = _request()
+    clock = _Clock()
+    with (
+        mock.patch.object(FirstTokenScanner, "after", autospec=True) as after,
+        mock.patch.object(scanner_module, "perf_counter", clock),
+        mock.patch.object(sync_module, "perf_counter", clock),
+        contextlib.ExitStack() as checks,
+    ):
+        _using(checks, check)
+        after.side_effect = lambda scanner, chunk: FirstTokenScanner.feed(scanner, chunk)
+        assert list(TimingByteStream(_ClockedBody(reads, clock), request)) == reads
+    assert request.scanner is not None
+    assert request.scanner.shape == shape
+    assert [call.args[1] for call in after.call_args_list] == _openai(*others)
+    # The same chunk times, from the same clock, as feeding every read.
+    assert _state(request.scanner) == _scan_with(first_token_rule.name, reads, fast=False)
+    assert len(request.scanner.chunks) == content_chunks

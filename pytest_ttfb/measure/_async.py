@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .active import COMPACT_AT, active
 from .inflight import InFlight, current, opened, pool_settings
 from .network import emulation, resolve_async
-from .scanner import FirstTokenScanner, is_delta_event
+from .scanner import FirstTokenScanner
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -126,7 +126,7 @@ class AsyncTimingBackend:
 
 def _no_chunk_times(ms: float) -> None:
     """Stands for a scanner's ``chunks.append`` until there is a scanner (never called:
-    a byte stream is not ``steady`` before)."""
+    a byte stream has no ``steady`` check before)."""
 
 
 class AsyncTimingByteStream:
@@ -148,12 +148,12 @@ class AsyncTimingByteStream:
         request = self._request
         scanner: FirstTokenScanner | None = None
         # Once the first token is found, each chunk goes straight to the scanner
-        # (``after``), and while the scanner is ``steady`` the usual read of a long
-        # Anthropic stream, one whole delta event, is checked and stamped here: the
-        # per-chunk cost of a long stream is this loop's, so it makes one call (the
-        # check, in C where it was compiled) and a clock read.
+        # (``after``), and while the scanner says it is ``steady`` the usual read of a
+        # long stream, one whole content event, is checked (by the check it names) and
+        # stamped here: the per-chunk cost of a long stream is this loop's, so it makes
+        # one call (the check, in C where it was compiled) and a clock read.
         after: Callable[[bytes], None] | None = None
-        steady = False
+        steady: Callable[[object], bool] | None = None
         append: Callable[[float], None] = _no_chunk_times
         start = 0.0
         # Every chunk of a stream of events (to ``body_chunk``, then to ``after``);
@@ -168,10 +168,9 @@ class AsyncTimingByteStream:
         try:
             with mapping:
                 async for chunk in source:
-                    # One whole delta event, the usual read of a steady stream: a
-                    # chunk time, and nothing else to do (``is_delta_event``, compiled
-                    # where it could be).
-                    if steady and is_delta_event(chunk):
+                    # One whole content event, the usual read of a steady stream: a
+                    # chunk time, and nothing else to do.
+                    if steady is not None and steady(chunk):
                         append((perf_counter() - start) * 1000.0)
                         yield chunk
                         continue
@@ -203,7 +202,7 @@ class AsyncTimingByteStream:
                             # reaches the caller as an error of ours: the body is handed on
                             # as the bare client would, and its stream figures are left out
                             # rather than half counted.
-                            after, steady, watching = None, False, False
+                            after, steady, watching = None, None, False
                             request.unscanned()
                     yield chunk
         except Exception as exc:

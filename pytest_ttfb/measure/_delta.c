@@ -1,60 +1,164 @@
-/* pytest_ttfb.measure._delta: is one read of a stream exactly one Anthropic delta event?
+/* pytest_ttfb.measure._delta: is one read of a stream exactly one content event?
  *
- * The compiled twin of ``scanner._is_delta_event`` (which CI checks it against, byte for
- * byte, on generated reads). It runs once a chunk of a long stream, where CPython's own
- * bytes methods cost more than the check: ``startswith`` and ``find`` parse a tuple of
- * arguments per call, and ``removeprefix``/``removesuffix`` copy. Built when a C
- * compiler is there; else the Python twin runs (see the README's performance section).
+ * The compiled twins of ``scanner._is_delta_event``, ``_is_output_delta_event`` and
+ * ``_is_chat_content_event`` (which CI checks them against on generated reads). They run
+ * once a chunk of a long stream, where CPython's own bytes methods cost more than the
+ * check: ``startswith`` and ``find`` parse a tuple of arguments per call,
+ * ``removeprefix``/``removesuffix`` copy, and a regular expression search sets up a
+ * matcher. Built when a C compiler is there; else the Python twins run (see the
+ * README's performance section).
  *
- * The read must be: exact ``bytes``; ``DELTA_LINE``; one non-empty line holding no CR or
- * LF; ``EVENT_END``. Reads only within the object's bytes; keeps no reference.
+ * Each says yes only to exact ``bytes`` holding one whole event of one line: a
+ * prefix (the event line, or nothing), a non-empty line holding no CR or LF, then
+ * "\n\n". Reads only within the object's bytes; keeps no reference; never raises.
  */
 #define Py_LIMITED_API 0x030B0000
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
 
-/* scanner.DELTA_LINE and scanner.EVENT_END */
+/* scanner.DELTA_LINE, scanner.OUTPUT_DELTA_LINES and scanner.EVENT_END */
 static const char DELTA_LINE[] = "event: content_block_delta\n";
-#define DELTA_LINE_LENGTH ((Py_ssize_t)(sizeof(DELTA_LINE) - 1))
+static const char OUTPUT_TEXT_LINE[] = "event: response.output_text.delta\n";
+static const char ARGUMENTS_LINE[] = "event: response.function_call_arguments.delta\n";
+#define LENGTH(literal) ((Py_ssize_t)(sizeof(literal) - 1))
 #define EVENT_END_LENGTH 2
 
-static PyObject *
-is_delta_event(PyObject *module, PyObject *chunk)
+/* The line after ``prefix`` in ``chunk``, when ``chunk`` is exactly ``prefix``, a
+ * non-empty line with no CR or LF, and "\n\n"; else NULL. */
+static const char *
+one_line(PyObject *chunk, const char *prefix, Py_ssize_t prefix_length, Py_ssize_t *length)
 {
     char *data;
     Py_ssize_t size;
 
-    if (!PyBytes_CheckExact(chunk)) {
-        Py_RETURN_FALSE;
+    if (!PyBytes_CheckExact(chunk) || PyBytes_AsStringAndSize(chunk, &data, &size) < 0) {
+        return NULL;  /* (cannot fail for exact bytes) */
     }
-    if (PyBytes_AsStringAndSize(chunk, &data, &size) < 0) {
+    if (size < prefix_length + 1 + EVENT_END_LENGTH
+        || memcmp(data, prefix, (size_t)prefix_length) != 0
+        || data[size - 1] != '\n' || data[size - 2] != '\n') {
         return NULL;
     }
-    /* the event line, at least one byte of the data line, the blank line */
-    if (size < DELTA_LINE_LENGTH + 1 + EVENT_END_LENGTH
-        || memcmp(data, DELTA_LINE, (size_t)DELTA_LINE_LENGTH) != 0
-        || data[size - 1] != '\n' || data[size - 2] != '\n') {
+    const char *line = data + prefix_length;
+    *length = size - prefix_length - EVENT_END_LENGTH;
+    if (memchr(line, '\n', (size_t)*length) != NULL
+        || memchr(line, '\r', (size_t)*length) != NULL) {
+        return NULL;
+    }
+    return line;
+}
+
+static PyObject *
+is_delta_event(PyObject *module, PyObject *chunk)
+{
+    Py_ssize_t length;
+    return PyBool_FromLong(one_line(chunk, DELTA_LINE, LENGTH(DELTA_LINE), &length) != NULL);
+}
+
+static PyObject *
+is_output_delta_event(PyObject *module, PyObject *chunk)
+{
+    Py_ssize_t length;
+    return PyBool_FromLong(
+        one_line(chunk, OUTPUT_TEXT_LINE, LENGTH(OUTPUT_TEXT_LINE), &length) != NULL
+        || one_line(chunk, ARGUMENTS_LINE, LENGTH(ARGUMENTS_LINE), &length) != NULL);
+}
+
+/* Where ``needle`` first occurs in text[from:length], or -1 (memmem is not C99). */
+static Py_ssize_t
+find(const char *text, Py_ssize_t length, Py_ssize_t from, const char *needle, Py_ssize_t size)
+{
+    while (from + size <= length) {
+        const char *hit = memchr(text + from, needle[0], (size_t)(length - size - from + 1));
+        if (hit == NULL) {
+            return -1;
+        }
+        Py_ssize_t at = hit - text;
+        if (memcmp(hit, needle, (size_t)size) == 0) {
+            return at;
+        }
+        from = at + 1;
+    }
+    return -1;
+}
+
+/* Past the whitespace a bytes pattern's ``\s`` matches (ASCII: space, \t\n\v\f\r). */
+static Py_ssize_t
+skip_space(const char *text, Py_ssize_t length, Py_ssize_t at)
+{
+    while (at < length && (text[at] == ' ' || (text[at] >= '\t' && text[at] <= '\r'))) {
+        at++;
+    }
+    return at;
+}
+
+/* Whether text[at:] starts with ``\s*:\s*`` then ``opening``, then (when ``then`` is
+ * not 0) ``\s*`` and ``then``; or (``then`` 0) one more byte that is not a quote.
+ * scanner._CHAT_CONTENT's two alternatives, after their key. */
+static int
+value_follows(const char *text, Py_ssize_t length, Py_ssize_t at, char opening, char then)
+{
+    at = skip_space(text, length, at);
+    if (at >= length || text[at] != ':') {
+        return 0;
+    }
+    at = skip_space(text, length, at + 1);
+    if (at >= length || text[at] != opening) {
+        return 0;
+    }
+    if (then == 0) {
+        return at + 1 < length && text[at + 1] != '"';
+    }
+    at = skip_space(text, length, at + 1);
+    return at < length && text[at] == then;
+}
+
+static int
+has_key_then(const char *line, Py_ssize_t length, const char *key, Py_ssize_t key_length,
+             char opening, char then)
+{
+    for (Py_ssize_t at = find(line, length, 0, key, key_length); at >= 0;
+         at = find(line, length, at + 1, key, key_length)) {
+        if (value_follows(line, length, at + key_length, opening, then)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+is_chat_content_event(PyObject *module, PyObject *chunk)
+{
+    static const char CONTENT[] = "\"content\"";
+    static const char TOOL_CALLS[] = "\"tool_calls\"";
+    static const char USAGE[] = "\"completion_tokens\"";
+    Py_ssize_t length;
+    const char *line = one_line(chunk, "", 0, &length);
+    if (line == NULL || find(line, length, 0, USAGE, LENGTH(USAGE)) >= 0) {
         Py_RETURN_FALSE;
     }
-    const char *line = data + DELTA_LINE_LENGTH;
-    size_t length = (size_t)(size - DELTA_LINE_LENGTH - EVENT_END_LENGTH);
-    if (memchr(line, '\n', length) != NULL || memchr(line, '\r', length) != NULL) {
-        Py_RETURN_FALSE;
-    }
-    Py_RETURN_TRUE;
+    return PyBool_FromLong(
+        has_key_then(line, length, CONTENT, LENGTH(CONTENT), '"', 0)
+        || has_key_then(line, length, TOOL_CALLS, LENGTH(TOOL_CALLS), '[', '{'));
 }
 
 static PyMethodDef methods[] = {
     {"is_delta_event", is_delta_event, METH_O,
-     "Whether a read is exactly one whole content_block_delta event."},
+     "Whether a read is exactly one whole content_block_delta event (Anthropic)."},
+    {"is_output_delta_event", is_output_delta_event, METH_O,
+     "Whether a read is exactly one whole output text or tool-call arguments delta event "
+     "(OpenAI Responses)."},
+    {"is_chat_content_event", is_chat_content_event, METH_O,
+     "Whether a read is exactly one whole one-line event with content or tool calls and "
+     "no usage report (OpenAI Chat Completions)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     "_delta",
-    "The per-chunk check of a steady Anthropic stream, compiled.",
+    "The per-chunk checks of a steady stream, compiled.",
     0,
     methods,
 };

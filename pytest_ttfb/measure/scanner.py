@@ -42,6 +42,7 @@ __all__ = [
     "EXTENSION",
     "FIELD_INITIALS",
     "FIRST_TOKEN_RULES",
+    "OUTPUT_DELTA_LINES",
     "RESPONSES",
     "RULES_FOR_SHAPE",
     "SHAPE_NAMES",
@@ -49,7 +50,9 @@ __all__ = [
     "FirstTokenScanner",
     "decoder_for",
     "first_token_rule",
+    "is_chat_content_event",
     "is_delta_event",
+    "is_output_delta_event",
     "use_first_token_rule",
 ]
 
@@ -97,27 +100,33 @@ _RESPONSES_DELTA = re.compile(
 _RESPONSES_EVENT = re.compile(rb'(?:^|[\r\n])event: ?response\.|"type"\s*:\s*"response\.')
 _ANTHROPIC_EVENTS = (b"message_start", b"content_block_start", b"message_delta")
 _USAGE_KEYS = (b'"output_tokens"', b'"completion_tokens"')
-# The usual read of an Anthropic stream, one whole delta event as the API sends it:
-# this event line, one line of JSON (which cannot hold a raw CR or LF: JSON escapes
-# them), then a blank line. ``FirstTokenScanner.steady`` says when the byte stream may
-# handle such a read by a chunk time alone.
+# The usual read of a long stream, one whole content event as the API sends it: its
+# event line (Anthropic's delta, or one of the Responses API's deltas; none in Chat
+# Completions), one line of JSON (which cannot hold a raw CR or LF: JSON escapes them),
+# then a blank line. ``FirstTokenScanner.steady`` says when the byte stream may handle
+# such a read by a chunk time alone, and with which check.
 DELTA_LINE = b"event: content_block_delta\n"
+OUTPUT_DELTA_LINES = (
+    b"event: response.output_text.delta\n",
+    b"event: response.function_call_arguments.delta\n",
+)
 EVENT_END = b"\n\n"
+
+# The checks below are the Python twins of ``_delta.c``'s, which run instead where it
+# was compiled. They use one-argument C methods only: ``startswith`` and ``find`` parse
+# a tuple of arguments first, dearer than the rest of the check. ``removeprefix`` and
+# ``removesuffix`` return the very object when nothing comes off (hence exact bytes
+# only: a subclass or bytearray copies), and 10 and 13 are LF and CR (``int in bytes``
+# is one memchr).
 
 
 def _is_delta_event(chunk: object) -> bool:
     """Whether a read is exactly one whole ``content_block_delta`` event: exact bytes,
-    ``DELTA_LINE``, one non-empty line with no CR or LF, ``EVENT_END``.
-
-    The Python twin of ``_delta.c``, which runs instead where it was compiled. Only
-    one-argument C methods: ``startswith`` and ``find`` parse a tuple of arguments first,
-    dearer than the rest of the check."""
-    if type(chunk) is not bytes:  # a bytes subclass or bytearray would copy (below)
+    ``DELTA_LINE``, one non-empty line with no CR or LF, ``EVENT_END``."""
+    if type(chunk) is not bytes:
         return False
     event = chunk.removeprefix(DELTA_LINE)
     line = event.removesuffix(EVENT_END)
-    # ``line`` is what is left when both came off (each returns the very object when
-    # nothing does), and 10 and 13 are LF and CR (``int in bytes`` is one memchr).
     return (
         event is not chunk
         and line is not event
@@ -127,18 +136,57 @@ def _is_delta_event(chunk: object) -> bool:
     )
 
 
-# The check runs once a chunk of a long stream: compiled where a C compiler was at
-# install time (a fifth of a microsecond less a chunk, measured in the README), else the
-# twin above. PYTEST_TTFB_NO_EXTENSIONS=1 asks for the twin (as aio-libs' packages do).
+def _is_output_delta_event(chunk: object) -> bool:
+    """Whether a read is exactly one whole output text or tool-call arguments delta of
+    the Responses API: one of ``OUTPUT_DELTA_LINES``, then as ``_is_delta_event``."""
+    if type(chunk) is not bytes:
+        return False
+    for prefix in OUTPUT_DELTA_LINES:  # (neither starts the other)
+        event = chunk.removeprefix(prefix)
+        if event is not chunk:
+            line = event.removesuffix(EVENT_END)
+            return line is not event and bool(line) and 10 not in line and 13 not in line
+    return False
+
+
+def _is_chat_content_event(chunk: object) -> bool:
+    """Whether a read is exactly one whole one-line event (no event line) that a Chat
+    Completions stream counts as a content chunk and nothing else: content or tool
+    calls (``_CHAT_CONTENT``), and no usage report."""
+    if type(chunk) is not bytes:
+        return False
+    line = chunk.removesuffix(EVENT_END)
+    return (
+        line is not chunk
+        and bool(line)
+        and 10 not in line
+        and 13 not in line
+        and b'"completion_tokens"' not in line
+        and _CHAT_CONTENT.search(line) is not None
+    )
+
+
+# Compiled where a C compiler was at install time (each a fraction of a microsecond
+# less a chunk, measured in the README), else the twins above.
+# PYTEST_TTFB_NO_EXTENSIONS=1 asks for the twins (as aio-libs' packages do).
 is_delta_event: Callable[[object], bool] = _is_delta_event
+is_output_delta_event: Callable[[object], bool] = _is_output_delta_event
+is_chat_content_event: Callable[[object], bool] = _is_chat_content_event
 EXTENSION = False
 if not os.environ.get("PYTEST_TTFB_NO_EXTENSIONS"):
     try:
-        from ._delta import is_delta_event as _compiled
-    except ImportError:  # installed without a compiler (or not built yet in a checkout)
+        from ._delta import is_chat_content_event as _chat
+        from ._delta import is_delta_event as _anthropic
+        from ._delta import is_output_delta_event as _responses
+    except ImportError:  # installed without a compiler (or a checkout's build is stale)
         pass
     else:
-        is_delta_event, EXTENSION = _compiled, True
+        is_delta_event, is_output_delta_event, is_chat_content_event = (
+            _anthropic,
+            _responses,
+            _chat,
+        )
+        EXTENSION = True
 
 
 class _Rule:
@@ -313,14 +361,24 @@ class FirstTokenScanner:
         self.token_at = self.start + token / 1000.0
         return True
 
-    def steady(self) -> bool:
-        """Whether the next read may be handled by a chunk time alone when it is one
-        whole ``content_block_delta`` event (``DELTA_LINE``, one non-empty line with no
-        CR or LF, ``EVENT_END``): an Anthropic stream whose first token and first
-        visible chunk are known, with no event half received. ``feed`` would then do
-        nothing else with that read, so the byte stream checks for it inline, and
-        hands any other read to ``after``."""
-        return self.visible_ms is not None and self.shape == ANTHROPIC and not self._pending
+    def steady(self) -> Callable[[object], bool] | None:
+        """The check for a read that the byte stream may handle by a chunk time alone,
+        or None while there is none: a read that is one whole content event of the
+        stream's shape (``is_delta_event``, ``is_output_delta_event`` or
+        ``is_chat_content_event``), with no event half received, once the first token
+        is found (and for Anthropic, the first visible chunk). ``feed`` would then do
+        nothing else with that read, so the byte stream checks for it inline, and hands
+        any other read to ``after``."""
+        if self._pending:
+            return None
+        shape = self.shape
+        if shape == ANTHROPIC:
+            return is_delta_event if self.visible_ms is not None else None
+        if shape == RESPONSES:
+            return is_output_delta_event
+        if shape == CHAT:
+            return is_chat_content_event
+        return None
 
     def after(self, chunk: bytes) -> None:
         """Feed a chunk once the first token has been found (``found``): exactly what

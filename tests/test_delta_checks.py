@@ -1,0 +1,175 @@
+"""The per-chunk checks of a steady stream: compiled (``measure/_delta.c``) and their
+Python twins (``measure/scanner.py``) say the same of every read.
+
+The byte streams call one of them on every chunk of a long stream once its first token
+is found (``FirstTokenScanner.steady``); the compiled ones are what a wheel built with
+a C compiler runs, the twins what runs without one (or with
+``PYTEST_TTFB_NO_EXTENSIONS=1``). ``tests/test_scanner_fuzz.py`` runs the byte streams
+with each set; here the checks meet arbitrary reads, most of them built round the
+events the checks look for, since arbitrary bytes rarely are one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_ttfb.measure import scanner
+from pytest_ttfb.measure.scanner import DELTA_LINE, EVENT_END, OUTPUT_DELTA_LINES
+
+try:
+    from pytest_ttfb.measure import _delta
+except ImportError:  # a checkout not built (no C compiler): nothing compiled to compare
+    _delta = None  # type: ignore[assignment]
+
+NAMES = ("is_delta_event", "is_output_delta_event", "is_chat_content_event")
+built = pytest.mark.skipif(_delta is None, reason="pytest_ttfb.measure._delta not built")
+
+
+class _Bytes(bytes):
+    """A bytes subclass, as a custom byte stream may yield."""
+
+
+# Event lines the checks look for, and near misses of them.
+_heads = st.sampled_from(
+    [
+        DELTA_LINE,
+        *OUTPUT_DELTA_LINES,
+        DELTA_LINE[:-1],
+        OUTPUT_DELTA_LINES[0][:-1] + b" \n",
+        b"data: ",
+        b"",
+        b"",
+        b"event: ping\n",
+    ]
+)
+# Lines: arbitrary bytes, or pieces of what the Chat Completions check reads (its keys,
+# the whitespace a bytes pattern's \s matches, the punctuation after a key).
+_pieces = [
+    b'{"choices":[{"delta":{',
+    b'"content"',
+    b'"tool_calls"',
+    b'"completion_tokens"',
+    b'"completion_tokens',
+    b'"content',
+    *(bytes([c]) for c in b' \t\x0b\x0c:"[{}x\x00\xff'),
+    b"\n",
+    b"\r",
+]
+# And lines shaped as the keys' values: a key, then what may come between it and its
+# value (every byte \s matches), then a value's opening or something else.
+_space = st.lists(st.sampled_from([b" ", b"\t", b"\x0b", b"\x0c", b"\r", b"\n", b""]), max_size=3)
+_keyed = st.tuples(
+    st.sampled_from([b"", b'data: {"delta":{']),
+    st.sampled_from([b'"content"', b'"tool_calls"', b'"content', b"content"]),
+    _space.map(b"".join),
+    st.sampled_from([b":", b":", b";", b""]),
+    _space.map(b"".join),
+    st.sampled_from([b'"', b'"', b"[", b"{", b"x"]),
+    _space.map(b"".join),
+    st.sampled_from([b'"', b"x", b"{", b"[", b""]),
+    st.sampled_from([b"}}", b"", b',"completion_tokens":1}']),
+).map(b"".join)
+_lines = st.one_of(
+    st.binary(max_size=40),
+    st.lists(st.sampled_from(_pieces), max_size=10).map(b"".join),
+    _keyed,
+    _keyed,
+)
+_ends = st.sampled_from([EVENT_END, EVENT_END, EVENT_END, b"\n", b"\r\n\r\n", b"\n\n\n", b""])
+reads = st.one_of(st.tuples(_heads, _lines, _ends).map(b"".join), st.binary(max_size=80))
+kinds = st.sampled_from([bytes, bytes, bytes, bytearray, _Bytes, memoryview])
+
+
+@built
+@settings(deadline=None, max_examples=3000)
+@given(reads, kinds, st.sampled_from(NAMES))
+def test_each_compiled_check_answers_as_its_python_twin(
+    read: bytes, kind: Callable[[bytes], object], name: str
+) -> None:
+    chunk = kind(read)
+    twin = getattr(scanner, f"_{name}")(chunk)
+    assert getattr(_delta, name)(chunk) is twin
+    if kind is not bytes:  # exact bytes only: anything else goes to the scanner
+        assert twin is False
+
+
+@built
+@settings(deadline=None, max_examples=2000)
+@given(_keyed, st.sampled_from([EVENT_END, EVENT_END, EVENT_END, b"\n"]))
+def test_the_compiled_chat_check_reads_keys_and_values_as_its_twin(line: bytes, end: bytes) -> None:
+    """The Chat Completions check's own ground: one line with the keys it looks for."""
+    read = line + end
+    assert _delta.is_chat_content_event(read) is scanner._is_chat_content_event(read)
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("is_delta_event", DELTA_LINE + b'data: {"delta":{}}' + EVENT_END),
+        ("is_output_delta_event", OUTPUT_DELTA_LINES[0] + b'data: {"delta":"a"}' + EVENT_END),
+        ("is_output_delta_event", OUTPUT_DELTA_LINES[1] + b'data: {"delta":"{"}' + EVENT_END),
+        ("is_chat_content_event", b'data: {"delta":{"content":"a"}}' + EVENT_END),
+        ("is_chat_content_event", b'data: {"delta":{"content" :\t"a"}}' + EVENT_END),
+        ("is_chat_content_event", b'data: {"delta":{"tool_calls": [ {"id":1}]}}' + EVENT_END),
+        # Every byte a bytes pattern's \s matches but CR and LF (no line holds them).
+        ("is_chat_content_event", b'data: {"content"\x0b:\x0c"a"}' + EVENT_END),
+        ("is_chat_content_event", b'data: {"tool_calls"\x0c:\t[\x0b{}]}' + EVENT_END),
+    ],
+)
+def test_the_usual_reads_are_content(name: str, read: bytes) -> None:
+    checks = [getattr(scanner, f"_{name}")] + ([getattr(_delta, name)] if _delta else [])
+    assert [check(read) for check in checks] == [True] * len(checks)
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("is_delta_event", DELTA_LINE + b"data: {}\r\n\n"),  # a CR in the line
+        ("is_delta_event", DELTA_LINE + EVENT_END),  # no line
+        ("is_delta_event", DELTA_LINE + b"data: {}\n\n" + DELTA_LINE + b"data: {}\n\n"),
+        ("is_output_delta_event", b"event: response.output_text.delta \ndata: {}\n\n"),
+        ("is_chat_content_event", b'data: {"delta":{"content":""}}\n\n'),  # empty content
+        ("is_chat_content_event", b'data: {"delta":{"content":"a"}}\n'),  # not ended
+        ("is_chat_content_event", b'data: {"content":"a","usage":{"completion_tokens":1}}\n\n'),
+        ("is_chat_content_event", b'data: {"delta":{"tool_calls":[]}}\n\n'),
+        ("is_chat_content_event", b'id: 1\ndata: {"delta":{"content":"a"}}\n\n'),  # two lines
+        ("is_chat_content_event", b'data: {"delta":{"content":"'),  # cut inside
+        ("is_chat_content_event", b'data: {"delta":{"content":"\n\n'),  # no byte after "
+    ],
+)
+def test_reads_that_are_not_quite_one_content_event_are_not(name: str, read: bytes) -> None:
+    checks = [getattr(scanner, f"_{name}")] + ([getattr(_delta, name)] if _delta else [])
+    assert [check(read) for check in checks] == [False] * len(checks)
+
+
+@built
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("other", [None, 0, 10**30, "event: content_block_delta\ndata: x\n\n"])
+def test_what_is_no_bytes_is_no_content_event(name: str, other: object) -> None:
+    assert getattr(_delta, name)(other) is False
+    assert getattr(scanner, f"_{name}")(other) is False
+
+
+@pytest.mark.parametrize("value", ["1", ""])
+def test_the_python_twins_run_when_asked(value: str) -> None:
+    """``PYTEST_TTFB_NO_EXTENSIONS=1`` makes the scanner hand out the Python twins (an
+    empty value does not), whether or not the compiled checks were built."""
+    code = (
+        "from pytest_ttfb.measure import scanner\n"
+        f"names = {NAMES!r}\n"
+        "print(scanner.EXTENSION,"
+        " *(getattr(scanner, n) is getattr(scanner, '_' + n) for n in names))"
+    )
+    env = {**os.environ, "PYTEST_TTFB_NO_EXTENSIONS": value}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    twins = bool(value) or _delta is None
+    assert out == [str(not twins)] + [str(twins)] * len(NAMES)
