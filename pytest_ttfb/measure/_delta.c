@@ -52,6 +52,7 @@ one_line(PyObject *chunk, const char *prefix, Py_ssize_t prefix_length, Py_ssize
 static PyObject *
 is_delta_event(PyObject *module, PyObject *chunk)
 {
+    (void)module;
     Py_ssize_t length;
     return PyBool_FromLong(one_line(chunk, DELTA_LINE, LENGTH(DELTA_LINE), &length) != NULL);
 }
@@ -59,16 +60,26 @@ is_delta_event(PyObject *module, PyObject *chunk)
 static PyObject *
 is_output_delta_event(PyObject *module, PyObject *chunk)
 {
+    (void)module;
     Py_ssize_t length;
     return PyBool_FromLong(
         one_line(chunk, OUTPUT_TEXT_LINE, LENGTH(OUTPUT_TEXT_LINE), &length) != NULL
         || one_line(chunk, ARGUMENTS_LINE, LENGTH(ARGUMENTS_LINE), &length) != NULL);
 }
 
-/* Where ``needle`` first occurs in text[from:length], or -1 (memmem is not C99). */
+/* Where ``needle`` first occurs in text[from:length], or -1: memmem where the C library
+ * has it (glibc, musl, the BSDs and macOS; it is not C99), else memchr and memcmp. */
 static Py_ssize_t
 find(const char *text, Py_ssize_t length, Py_ssize_t from, const char *needle, Py_ssize_t size)
 {
+#if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__)
+    /* (Python.h defines _GNU_SOURCE, which glibc asks for memmem) */
+    if (from + size > length) {
+        return -1;
+    }
+    const char *hit = memmem(text + from, (size_t)(length - from), needle, (size_t)size);
+    return hit == NULL ? -1 : hit - text;
+#else
     while (from + size <= length) {
         const char *hit = memchr(text + from, needle[0], (size_t)(length - size - from + 1));
         if (hit == NULL) {
@@ -81,6 +92,7 @@ find(const char *text, Py_ssize_t length, Py_ssize_t from, const char *needle, P
         from = at + 1;
     }
     return -1;
+#endif
 }
 
 /* Past the whitespace a bytes pattern's ``\s`` matches (ASCII: space, \t\n\v\f\r). */
@@ -133,6 +145,7 @@ is_chat_content_event(PyObject *module, PyObject *chunk)
     static const char CONTENT[] = "\"content\"";
     static const char TOOL_CALLS[] = "\"tool_calls\"";
     static const char USAGE[] = "\"completion_tokens\"";
+    (void)module;
     Py_ssize_t length;
     const char *line = one_line(chunk, "", 0, &length);
     if (line == NULL || find(line, length, 0, USAGE, LENGTH(USAGE)) >= 0) {
