@@ -6,7 +6,9 @@
 Prints one line, ``PORT [CA_PEM]``, then serves until killed. Minimal answers, so the
 client's own work dominates and any instrumentation overhead shows. A path
 ``/stream/N`` answers with an Anthropic Messages stream of N ``content_block_delta``
-events (``text/event-stream``), each event written and flushed on its own, as a
+events (``text/event-stream``), ``/chat/N`` with an OpenAI Chat Completions stream of N
+content chunks and ``/responses/N`` with an OpenAI Responses stream of N
+``response.output_text.delta`` events, each event written and flushed on its own, as a
 server streaming tokens does (HTTP/1.1: one chunk of the chunked encoding per event;
 HTTP/2: one DATA frame per event).
 """
@@ -39,11 +41,48 @@ STOP = (
 )
 
 
+CHAT_START = (
+    b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,'
+    b'"model":"bench","choices":[{"index":0,"delta":{"role":"assistant","content":""},'
+    b'"finish_reason":null}]}\n\n'
+)
+CHAT_DELTA = (
+    b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,'
+    b'"model":"bench","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}'
+    b"\n\n"
+)
+CHAT_STOP = (
+    b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,'
+    b'"model":"bench","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":%d,'
+    b'"total_tokens":%d}}\n\ndata: [DONE]\n\n'
+)
+RESPONSES_START = (
+    b'event: response.created\ndata: {"type":"response.created","sequence_number":0,'
+    b'"response":{"id":"resp_bench","status":"in_progress"}}\n\n'
+)
+RESPONSES_DELTA = (
+    b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+    b'"sequence_number":1,"item_id":"msg_bench","output_index":0,"content_index":0,'
+    b'"delta":"hi"}\n\n'
+)
+RESPONSES_STOP = (
+    b'event: response.completed\ndata: {"type":"response.completed","sequence_number":2,'
+    b'"response":{"id":"resp_bench","status":"completed","usage":{"input_tokens":5,'
+    b'"output_tokens":%d,"total_tokens":%d}}}\n\n'
+)
+
+
 def stream_events(path: bytes) -> list[bytes] | None:
-    """The events a ``/stream/N`` path asks for (None for any other path)."""
-    if not path.startswith(b"/stream/"):
+    """The events a ``/stream/N``, ``/chat/N`` or ``/responses/N`` path asks for (None
+    for any other path)."""
+    kind, _, count_text = path.strip(b"/").partition(b"/")
+    if kind not in (b"stream", b"chat", b"responses") or not count_text.isdigit():
         return None
-    count = int(path.rsplit(b"/", 1)[1] or b"0")
+    count = int(count_text)
+    if kind == b"chat":
+        return [CHAT_START, *([CHAT_DELTA] * count), CHAT_STOP % (count, count + 5)]
+    if kind == b"responses":
+        return [RESPONSES_START, *([RESPONSES_DELTA] * count), RESPONSES_STOP % (count, count + 5)]
     return [START, *([DELTA] * count), STOP % count]
 
 

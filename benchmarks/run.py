@@ -16,7 +16,9 @@ target, only on an error. Rows:
   4  the same through ttfb_mock + ttfb_httpx_client, beyond respx_mock + httpx.Client
   5  warm loopback request, watched vs bare, records built inside the timed blocks:
      httpx and httpx2, HTTP/1.1 and HTTP/2 (TLS), sync and async
-  6  a streamed response of 1,000 SSE content_block_delta chunks, watched vs bare
+  6  a streamed response of 1,000 SSE content chunks, watched vs bare: Anthropic
+     content_block_delta events, and over HTTP/1.1 OpenAI Chat Completions chunks and
+     Responses output text deltas too
   7  emulated network: cold / warm TTFB vs 3 RTT / 1 RTT at RTT 10 and 50, and the
      largest excess over 3 RTT of any cold request over N sessions x 20
   8  cold burst of 20 concurrent calls on one HTTP/2 connection vs one cold call
@@ -555,14 +557,21 @@ async def _main(ttfb):
             kind: (mod.Client(transport=mod.MockTransport(handler)), "https://bench.test/")
             for kind in ("bare", "watched")
         }
-        for proto in ("h1", "h2"):
-            url = CFG[proto] + f"stream/{chunks}"
+        # Anthropic's stream over both protocols; OpenAI's two over HTTP/1.1, where a
+        # chunk costs least, so the per-chunk check shows most.
+        for where, proto, path in (
+            ("h1", "h1", "stream"),
+            ("h2", "h2", "stream"),
+            ("h1-chat", "h1", "chat"),
+            ("h1-responses", "h1", "responses"),
+        ):
+            url = CFG[proto] + f"{path}/{chunks}"
             options = {"limits": mod.Limits(keepalive_expiry=3600)}
             if proto == "h2":
                 options.update(http2=True, verify=ctx)
             for mode in ("sync", "async"):
                 kind = mod.Client if mode == "sync" else mod.AsyncClient
-                pairs[(stack, proto, mode)] = {
+                pairs[(stack, where, mode)] = {
                     "bare": (kind(**options), url),
                     "watched": (kind(**options), url),
                 }
@@ -648,12 +657,18 @@ def row_6(sizes: Sizes) -> list[Row]:
     cpu = data["cpu"]
     chunks = sizes.stream_chunks
     rows = []
+    labels = {
+        "h1": "SSE deltas, HTTP/1.1",
+        "h2": "SSE deltas, HTTP/2 TLS",
+        "h1-chat": "OpenAI Chat Completions chunks, HTTP/1.1",
+        "h1-responses": "OpenAI Responses text deltas, HTTP/1.1",
+    }
     for stack in ("httpx2", "httpx"):
-        for proto in ("h1", "h2"):
+        for proto in ("h1", "h2", "h1-chat", "h1-responses"):
             for mode in ("sync", "async"):
                 key = f"{stack}|{proto}|{mode}"
                 bare, watched = times[f"{key}|bare"], times[f"{key}|watched"]
-                label = {"h1": "HTTP/1.1", "h2": "HTTP/2 TLS"}[proto]
+                label = labels[proto]
                 added = statistics.median(w - b for w, b in zip(watched, bare, strict=True))
                 cpu_bare, cpu_watched = cpu[f"{key}|bare"], cpu[f"{key}|watched"]
                 cpu_added = statistics.median(
@@ -665,7 +680,7 @@ def row_6(sizes: Sizes) -> list[Row]:
                 rows.append(
                     Row(
                         f"6 {stack} {proto} {mode}",
-                        f"loopback stream of {chunks} SSE deltas, {label} {mode}, watched/bare"
+                        f"loopback stream of {chunks} {label} {mode}, watched/bare"
                         f" (bare {statistics.median(bare) * 1e6 / chunks:.1f} us/chunk,"
                         f" +{added * 1e6 / chunks:.2f} us/chunk; client CPU"
                         f" +{cpu_added * 1e6 / chunks:.2f} us/chunk, x{cpu_ratio:.3f})",

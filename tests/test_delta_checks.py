@@ -173,3 +173,10 @@ def test_the_python_twins_run_when_asked(value: str) -> None:
     ).stdout.split()
     twins = bool(value) or _delta is None
     assert out == [str(not twins)] + [str(twins)] * len(NAMES)
+
+
+@pytest.mark.skipif(os.environ.get("CI") != "true", reason="CI builds it; a checkout may not")
+def test_ci_compares_the_compiled_checks() -> None:
+    """In CI the comparisons above run, never skip: the installed wheel has the module."""
+    assert _delta is not None
+    assert scanner.EXTENSION
