@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -158,9 +159,10 @@ def test_what_is_no_bytes_is_no_content_event(name: str, other: object) -> None:
 
 
 @pytest.mark.parametrize("value", ["1", ""])
-def test_the_python_twins_run_when_asked(value: str) -> None:
+def test_the_python_twins_run_when_asked(value: str, tmp_path: Path) -> None:
     """``PYTEST_TTFB_NO_EXTENSIONS=1`` makes the scanner hand out the Python twins (an
-    empty value does not), whether or not the compiled checks were built."""
+    empty value does not), whether or not the compiled checks were built. (Run from an
+    empty folder with ``-P``: the package this test imported, not a checkout's copy.)"""
     code = (
         "from pytest_ttfb.measure import scanner\n"
         f"names = {NAMES!r}\n"
@@ -169,7 +171,12 @@ def test_the_python_twins_run_when_asked(value: str) -> None:
     )
     env = {**os.environ, "PYTEST_TTFB_NO_EXTENSIONS": value}
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-P", "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     twins = bool(value) or _delta is None
     assert out == [str(not twins)] + [str(twins)] * len(NAMES)
