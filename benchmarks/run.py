@@ -708,7 +708,7 @@ def row_6(sizes: Sizes) -> list[Row]:
                 f"6 {stack} memory",
                 f"the same over MockTransport (no socket), us added a chunk; informational:"
                 f" bare is {statistics.median(bare) * 1e6 / chunks:.2f} us/chunk, so"
-                f" x1.05 is out of reach of any per-chunk work in Python (here x{ratio:.2f})",
+                f" x1.05 is out of reach of any per-chunk work at all (here x{ratio:.2f})",
                 "us",
                 [(w - b) * 1e6 / chunks for w, b in zip(watched, bare, strict=True)],
                 None,
