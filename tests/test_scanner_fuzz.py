@@ -610,3 +610,51 @@ def test_the_wrapper_stamps_the_usual_openai_reads_itself(
     # The same chunk times, from the same clock, as feeding every read.
     assert _state(request.scanner) == _scan_with(first_token_rule.name, reads, fast=False)
     assert len(request.scanner.chunks) == content_chunks
+
+
+# Reads that are one whole content event of some shape (and near ones), as ``steady``'s
+# checks may be asked of them.
+_CONTENT_READS = [
+    *(event + b"\n\n" for event in ANTHROPIC_EVENTS),
+    *(event + b"\n\n" for event in OPENAI_EVENTS),
+    b'data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n',
+    b'data: {"choices":[{"delta":{"content":"\\"completion_tokens\\""}}]}\n\n',
+    b'event: response.output_text.delta\ndata: {"delta":"a","output_tokens":5}\n\n',
+    b'{"choices":[{"delta":{"content":"no data field"}}]}\n\n',
+]
+
+
+@settings(deadline=None, max_examples=400)
+@given(
+    st.one_of(anthropic_chunked(), openai_chunked(), chunked),
+    rules,
+    st.sampled_from(sorted(CHECKS)),
+    st.sampled_from(_CONTENT_READS),
+)
+def test_a_read_the_steady_check_approves_is_one_feed_would_only_stamp(
+    case: tuple[bytes, list[bytes]], rule: str, check: str, read: bytes
+) -> None:
+    """Whatever state a scanner is in (any rule, any stream so far), a read the check
+    ``steady`` hands out says yes to changes nothing but one chunk time when fed: the
+    byte stream's inline stamp is exactly ``feed``. Two scanners fed alike on twin
+    clocks, then one fed the read and the other stamped."""
+    _body, chunks = case
+    clocks = _Clock(), _Clock()
+    scanners = []
+    with contextlib.ExitStack() as checks:
+        _using(checks, check)
+        for clock in clocks:
+            with mock.patch.object(scanner_module, "perf_counter", clock):
+                scanner = FirstTokenScanner(rule)
+                for chunk in clock.reads(chunks):
+                    if scanner.feed(chunk) is None:
+                        return
+                scanners.append(scanner)
+        fed, stamped = scanners
+        steady = fed.steady()
+        if steady is None or not steady(read):
+            return
+        with mock.patch.object(scanner_module, "perf_counter", clocks[0]):
+            assert fed.feed(read) is False
+        stamped.chunks.append((clocks[1]() - stamped.start) * 1000.0)
+    assert _state(fed) == _state(stamped)

@@ -368,8 +368,9 @@ class FirstTokenScanner:
         ``is_chat_content_event``), with no event half received, once the first token
         is found (and for Anthropic, the first visible chunk). ``feed`` would then do
         nothing else with that read, so the byte stream checks for it inline, and hands
-        any other read to ``after``."""
-        if self._pending:
+        any other read to ``after``. (Before the first token, a content event may be it:
+        then ``feed`` has more to do.)"""
+        if self._pending or not self.found:
             return None
         shape = self.shape
         if shape == ANTHROPIC:
