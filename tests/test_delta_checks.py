@@ -158,11 +158,12 @@ def test_what_is_no_bytes_is_no_content_event(name: str, other: object) -> None:
     assert getattr(scanner, f"_{name}")(other) is False
 
 
-@pytest.mark.parametrize("value", ["1", ""])
+@pytest.mark.parametrize("value", ["1", "0", ""])
 def test_the_python_twins_run_when_asked(value: str, tmp_path: Path) -> None:
-    """``PYTEST_TTFB_NO_EXTENSIONS=1`` makes the scanner hand out the Python twins (an
-    empty value does not), whether or not the compiled checks were built. (Run from an
-    empty folder with ``-P``: the package this test imported, not a checkout's copy.)"""
+    """``PYTEST_TTFB_NO_EXTENSIONS`` set to any non-empty value, "0" too (as aio-libs'
+    ``*_NO_EXTENSIONS``), makes the scanner hand out the Python twins (an empty value
+    does not), whether or not the compiled checks were built. (Run from an empty folder
+    with ``-P``: the package this test imported, not a checkout's copy.)"""
     code = (
         "from pytest_ttfb.measure import scanner\n"
         f"names = {NAMES!r}\n"

@@ -168,7 +168,8 @@ def _is_chat_content_event(chunk: object) -> bool:
 
 # Compiled where a C compiler was at install time (each a fraction of a microsecond
 # less a chunk, measured in the README), else the twins above.
-# PYTEST_TTFB_NO_EXTENSIONS=1 asks for the twins (as aio-libs' packages do).
+# PYTEST_TTFB_NO_EXTENSIONS set to anything but empty asks for the twins, even "0" (as
+# aio-libs' *_NO_EXTENSIONS do: bool(os.environ.get(...))).
 is_delta_event: Callable[[object], bool] = _is_delta_event
 is_output_delta_event: Callable[[object], bool] = _is_output_delta_event
 is_chat_content_event: Callable[[object], bool] = _is_chat_content_event
