@@ -1,8 +1,10 @@
 """The plugin as pip installs it: entry point, options, markers, opting out."""
 
 import json
+import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -110,6 +112,47 @@ def test_the_wheel_holds_every_module_and_the_type_marker(tmp_path: Path) -> Non
     assert "pytest_ttfb/py.typed" in expected
     assert "pytest_ttfb/measure/_sync.py" in expected
     assert sorted(expected - names) == []
+    # The compiled per-chunk check: its stub for type checkers, not its source; the
+    # module itself (on the limited API) where a compiler is.
+    assert "pytest_ttfb/measure/_delta.pyi" in names
+    assert not [name for name in names if name.endswith(".c")]
+    headers = Path(sysconfig.get_paths()["include"], "Python.h").exists()
+    if headers and (shutil.which("cc") or shutil.which("gcc")):
+        assert "pytest_ttfb/measure/_delta.abi3.so" in names
+
+
+def test_a_free_threaded_cpython_builds_the_wheel_without_the_compiled_check(
+    tmp_path: Path,
+) -> None:
+    """A free-threaded CPython (before 3.15) cannot build on the limited API, and
+    setuptools refuses an abi3 wheel tag there: the build must still succeed (the
+    module is optional), under that interpreter's own tag. Run by the build backend
+    with ``sysconfig`` saying the interpreter is free-threaded (the very switch
+    setuptools reads), in a copy of the source (a build writes beside it)."""
+    pytest.importorskip("setuptools", minversion="74.1")
+    source = Path(__file__).resolve().parent.parent
+    tree = tmp_path / "source"
+    shutil.copytree(
+        source / "pytest_ttfb",
+        tree / "pytest_ttfb",
+        ignore=shutil.ignore_patterns("__pycache__", "*.so"),
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(source / name, tree / name)
+    code = (
+        "import sys, sysconfig\n"
+        "real = sysconfig.get_config_var\n"
+        "sysconfig.get_config_var = lambda name: 1 if name == 'Py_GIL_DISABLED' else real(name)\n"
+        "from setuptools import build_meta\n"
+        "print(build_meta.build_wheel(sys.argv[1]))\n"
+    )
+    out = tmp_path / "wheel"
+    built = subprocess.run(
+        [sys.executable, "-c", code, str(out)], cwd=tree, capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = out.glob("pytest_ttfb-*.whl")
+    assert "abi3" not in wheel.name
 
 
 @pytest.mark.parametrize(
