@@ -658,3 +658,25 @@ def test_a_read_the_steady_check_approves_is_one_feed_would_only_stamp(
             assert fed.feed(read) is False
         stamped.chunks.append((clocks[1]() - stamped.start) * 1000.0)
     assert _state(fed) == _state(stamped)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"event: message_start\n\n",  # Anthropic's shape, fixed by an event with no data
+        b'event: response.created\n: {"type":"response.created"}\n\n',  # (a comment line)
+    ],
+)
+def test_the_data_rule_finds_the_first_data_after_a_shape_fixed_without_data(
+    first: bytes,
+) -> None:
+    """``data`` is the first event carrying ``data:``, whichever event fixed the
+    stream's shape: one without data leaves it to the next one with data."""
+    scanner = FirstTokenScanner("data")
+    assert scanner.feed(first) is False
+    assert scanner.shape is not None
+    assert scanner.first_data_ms is None
+    later = b'event: ping\ndata: {"type": "ping"}\n\n'
+    assert scanner.feed(later) is True
+    assert scanner.first_data_ms is not None
+    assert "data" in scanner.by_rule()

@@ -17,6 +17,14 @@
 #include <Python.h>
 #include <string.h>
 
+#if defined(PYPY_VERSION)
+/* PyPy runs extension modules through its emulation of CPython's API (cpyext), whose
+ * calls are dear, and its JIT runs the Python twins; aio-libs skip their extensions
+ * there too (not measured here). The build goes on without this module (it is
+ * optional) and the twins run. */
+#error "pytest_ttfb.measure._delta is built for CPython only"
+#endif
+
 /* scanner.DELTA_LINE, scanner.OUTPUT_DELTA_LINES and scanner.EVENT_END */
 static const char DELTA_LINE[] = "event: content_block_delta\n";
 static const char OUTPUT_TEXT_LINE[] = "event: response.output_text.delta\n";

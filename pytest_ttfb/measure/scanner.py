@@ -331,6 +331,12 @@ class FirstTokenScanner:
                 shape = self._classify(event)
                 if shape is None:
                     continue
+            elif self.first_data_ms is None and _has_data(event):
+                # The event that fixed the shape carried no data: the first that does is
+                # the data rule's token.
+                if ms < 0:
+                    ms = (perf_counter() - self.start) * 1000.0
+                self.first_data_ms = ms
             if shape == ANTHROPIC:
                 if b"content_block_delta" in event:
                     if ms < 0:
@@ -367,11 +373,11 @@ class FirstTokenScanner:
         or None while there is none: a read that is one whole content event of the
         stream's shape (``is_delta_event``, ``is_output_delta_event`` or
         ``is_chat_content_event``), with no event half received, once the first token
-        is found (and for Anthropic, the first visible chunk). ``feed`` would then do
-        nothing else with that read, so the byte stream checks for it inline, and hands
-        any other read to ``after``. (Before the first token, a content event may be it:
-        then ``feed`` has more to do.)"""
-        if self._pending or not self.found:
+        and the first data event are found (and for Anthropic, the first visible chunk).
+        ``feed`` would then do nothing else with that read, so the byte stream checks for
+        it inline, and hands any other read to ``after``. (Before then, a content event
+        may be one of those firsts: ``feed`` has more to do.)"""
+        if self._pending or not self.found or self.first_data_ms is None:
             return None
         shape = self.shape
         if shape == ANTHROPIC:
@@ -386,13 +392,13 @@ class FirstTokenScanner:
         """Feed a chunk once the first token has been found (``found``): exactly what
         ``feed`` does with it (which would return False), cheaper on the usual stream.
 
-        Once an Anthropic stream's first token and first visible chunk are both known,
-        an event's only effect is a chunk time (a ``content_block_delta``) or a usage
-        count (``"output_tokens"``), so a read is handled with a few C-level searches
-        and one split at most. Anything else (other shapes, CR line endings, a stream
+        Once an Anthropic stream's first token, first data event and first visible chunk
+        are all known, an event's only effect is a chunk time (a ``content_block_delta``)
+        or a usage count (``"output_tokens"``), so a read is handled with a few C-level
+        searches and one split at most. Anything else (other shapes, CR line endings, a stream
         still in its thinking) goes through ``feed``.
         """
-        if self.visible_ms is None or self.shape != ANTHROPIC:
+        if self.visible_ms is None or self.shape != ANTHROPIC or self.first_data_ms is None:
             self.feed(chunk)
             return
         pending = self._pending + chunk if self._pending else chunk
