@@ -267,23 +267,37 @@ ANTHROPIC_EVENTS = [
 ]
 
 
-@st.composite
-def anthropic_chunked(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
-    """An Anthropic-like stream (one line ending for the whole stream, mostly LF; a
-    stray event of any kind now and then) cut as a socket delivers it: mostly at event
-    ends (one or several whole events a read), sometimes inside an event too."""
-    newline = draw(st.sampled_from([b"\n", b"\n", b"\n", b"\r\n", b"\r"]))
-    one = st.tuples(
-        st.sampled_from(ANTHROPIC_EVENTS),
-        st.sampled_from([2, 2, 2, 3]),  # a blank line ends an event; a third starts the next
-    ).map(lambda parts: parts[0].replace(b"\n", newline) + newline * parts[1])
-    events = draw(st.lists(st.one_of(*[one] * 12, event), min_size=1, max_size=40))
-    body = b"".join(events)
-    ends = list(itertools.accumulate(len(e) for e in events))
-    keep = draw(st.lists(st.booleans(), min_size=len(ends), max_size=len(ends)))
-    inside = draw(st.lists(st.integers(0, len(body)), max_size=draw(st.sampled_from([0, 0, 3]))))
-    cuts = [end for end, kept in zip(ends, keep, strict=True) if kept] + inside
-    return body, _cut(body, cuts)
+def _provider_chunked(
+    events: list[bytes], newlines: list[bytes]
+) -> st.SearchStrategy[tuple[bytes, list[bytes]]]:
+    """A provider-like stream made of ``events`` (one line ending, drawn from
+    ``newlines``, for the whole stream; a stray event of any kind now and then) cut as a
+    socket delivers it: mostly at event ends (one or several whole events a read),
+    sometimes inside an event too."""
+
+    @st.composite
+    def draw_stream(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
+        newline = draw(st.sampled_from(newlines))
+        one = st.tuples(
+            st.sampled_from(events),
+            st.sampled_from([2, 2, 2, 3]),  # a blank line ends an event; a third starts the next
+        ).map(lambda parts: parts[0].replace(b"\n", newline) + newline * parts[1])
+        drawn = draw(st.lists(st.one_of(*[one] * 12, event), min_size=1, max_size=40))
+        body = b"".join(drawn)
+        ends = list(itertools.accumulate(len(e) for e in drawn))
+        keep = draw(st.lists(st.booleans(), min_size=len(ends), max_size=len(ends)))
+        inside = draw(
+            st.lists(st.integers(0, len(body)), max_size=draw(st.sampled_from([0, 0, 3])))
+        )
+        cuts = [end for end, kept in zip(ends, keep, strict=True) if kept] + inside
+        return body, _cut(body, cuts)
+
+    return draw_stream()
+
+
+def anthropic_chunked() -> st.SearchStrategy[tuple[bytes, list[bytes]]]:
+    """An Anthropic-like stream, mostly LF line endings."""
+    return _provider_chunked(ANTHROPIC_EVENTS, [b"\n", b"\n", b"\n", b"\r\n", b"\r"])
 
 
 # OpenAI's events as the APIs send them (and odd ones): Chat Completions (one data line
@@ -310,21 +324,10 @@ OPENAI_EVENTS = [
 ]
 
 
-@st.composite
-def openai_chunked(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
+def openai_chunked() -> st.SearchStrategy[tuple[bytes, list[bytes]]]:
     """An OpenAI-like stream (Chat Completions and Responses events mixed as drawn; the
-    first one decides the shape) cut as ``anthropic_chunked`` cuts."""
-    newline = draw(st.sampled_from([b"\n", b"\n", b"\n", b"\r\n"]))
-    one = st.tuples(st.sampled_from(OPENAI_EVENTS), st.sampled_from([2, 2, 2, 3])).map(
-        lambda parts: parts[0].replace(b"\n", newline) + newline * parts[1]
-    )
-    events = draw(st.lists(st.one_of(*[one] * 12, event), min_size=1, max_size=40))
-    body = b"".join(events)
-    ends = list(itertools.accumulate(len(e) for e in events))
-    keep = draw(st.lists(st.booleans(), min_size=len(ends), max_size=len(ends)))
-    inside = draw(st.lists(st.integers(0, len(body)), max_size=draw(st.sampled_from([0, 0, 3]))))
-    cuts = [end for end, kept in zip(ends, keep, strict=True) if kept] + inside
-    return body, _cut(body, cuts)
+    first one decides the shape)."""
+    return _provider_chunked(OPENAI_EVENTS, [b"\n", b"\n", b"\n", b"\r\n"])
 
 
 class _Clock:
