@@ -113,11 +113,10 @@ OUTPUT_DELTA_LINES = (
 EVENT_END = b"\n\n"
 
 # The checks below are the Python twins of ``_delta.c``'s, which run instead where it
-# was compiled. They use one-argument C methods only: ``startswith`` and ``find`` parse
-# a tuple of arguments first, dearer than the rest of the check. ``removeprefix`` and
-# ``removesuffix`` return the very object when nothing comes off (hence exact bytes
-# only: a subclass or bytearray copies), and 10 and 13 are LF and CR (``int in bytes``
-# is one memchr).
+# was compiled. They avoid ``startswith`` and ``find``, which parse a tuple of arguments
+# first, dearer than the rest of the check. ``removeprefix`` and ``removesuffix`` return
+# the very object when nothing comes off (hence exact bytes only: a subclass or
+# bytearray copies), and 10 and 13 are LF and CR (``int in bytes`` is one memchr).
 
 
 def _is_delta_event(chunk: object) -> bool:
@@ -395,8 +394,8 @@ class FirstTokenScanner:
         Once an Anthropic stream's first token, first data event and first visible chunk
         are all known, an event's only effect is a chunk time (a ``content_block_delta``)
         or a usage count (``"output_tokens"``), so a read is handled with a few C-level
-        searches and one split at most. Anything else (other shapes, CR line endings, a stream
-        still in its thinking) goes through ``feed``.
+        searches and one split at most. Anything else (other shapes, CR line endings, a
+        stream still in its thinking) goes through ``feed``.
         """
         if self.visible_ms is None or self.shape != ANTHROPIC or self.first_data_ms is None:
             self.feed(chunk)
