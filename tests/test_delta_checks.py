@@ -6,7 +6,8 @@ is found (``FirstTokenScanner.steady``); the compiled ones are what a wheel buil
 a C compiler runs, the twins what runs without one (or with
 ``PYTEST_TTFB_NO_EXTENSIONS=1``). ``tests/test_scanner_fuzz.py`` runs the byte streams
 with each set; here the checks meet arbitrary reads, most of them built round the
-events the checks look for, since arbitrary bytes rarely are one.
+events the checks look for, since arbitrary bytes rarely are one. ``stamper``, which
+binds a check to a stream's chunk times, is compared with its twin the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -158,6 +161,142 @@ def test_what_is_no_bytes_is_no_content_event(name: str, other: object) -> None:
     assert getattr(scanner, f"_{name}")(other) is False
 
 
+class _Clock:
+    """A clock stand-in: 1.5 s, then a millisecond more each call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return 1.5 + self.calls / 1000.0
+
+
+def _python_check(chunk: object) -> object:
+    """A check of the caller's own (any callable): truthy for bytes with an "a"."""
+    return isinstance(chunk, bytes) and chunk.count(b"a")
+
+
+@built
+@settings(deadline=None, max_examples=1500)
+@given(
+    st.lists(st.tuples(reads, kinds), max_size=6),
+    st.sampled_from([*NAMES, "own"]),
+    st.sampled_from([0.0, 1.25, -3.0]),
+)
+def test_the_compiled_stamper_stamps_as_its_python_twin(
+    chunks: list[tuple[bytes, Callable[[bytes], object]]], name: str, start: float
+) -> None:
+    """The same answers, and the same chunk times appended, from the same clock, for
+    each compiled check and for any other callable (called, its answer taken as true or
+    false)."""
+    appended: list[list[float]] = []
+    answers: list[list[bool]] = []
+    for make, own in ((_delta.stamper, _delta), (scanner._stamper, scanner)):
+        check = (
+            _python_check if name == "own" else getattr(own, name if own is _delta else f"_{name}")
+        )
+        times: list[float] = []
+        stamp = make(check, _Clock(), times.append, start)
+        answers.append([stamp(kind(read)) for read, kind in chunks])
+        appended.append(times)
+    assert answers[0] == answers[1]
+    assert appended[0] == appended[1]
+    assert len(appended[0]) == answers[0].count(True)
+
+
+@built
+@pytest.mark.parametrize("start", [0.0, 12.5])
+def test_the_compiled_stamper_reads_perf_counter_itself(start: float) -> None:
+    """Handed ``time.perf_counter``, the stamper reads that clock (directly, on Linux):
+    each chunk time lies between two reads of ``perf_counter`` taken round the call."""
+    times: list[float] = []
+    stamp = _delta.stamper(_delta.is_delta_event, time.perf_counter, times.append, start)
+    read = DELTA_LINE + b'data: {"delta":{}}' + EVENT_END
+    for _ in range(200):
+        before = time.perf_counter()
+        assert stamp(read) is True
+        after = time.perf_counter()
+        assert (before - start) * 1000.0 <= times[-1] <= (after - start) * 1000.0
+    assert stamp(b"no") is False
+    assert len(times) == 200
+
+
+class _Boom(Exception):
+    pass
+
+
+def _boom(*_args: object) -> float:
+    raise _Boom
+
+
+@built
+@pytest.mark.parametrize("make", ["compiled", "python"])
+@pytest.mark.parametrize(
+    ("check", "clock", "append"),
+    [
+        (_boom, time.perf_counter, list().append),
+        ("is_delta_event", _boom, list().append),
+        ("is_delta_event", time.perf_counter, _boom),
+    ],
+    ids=["check", "clock", "append"],
+)
+def test_what_the_stamper_calls_may_raise_through_it(
+    make: str, check: object, clock: Callable[[], float], append: Callable[[float], object]
+) -> None:
+    """An error of the check, the clock or the append is raised as it is (the byte
+    stream's own caller sees it; none of ours raise), by both stampers."""
+    if check == "is_delta_event":
+        check = _delta.is_delta_event if make == "compiled" else scanner._is_delta_event
+    stamper = _delta.stamper if make == "compiled" else scanner._stamper
+    stamp = stamper(check, clock, append, 0.0)  # type: ignore[arg-type]
+    with pytest.raises(_Boom):
+        stamp(DELTA_LINE + b"data: {}" + EVENT_END)
+
+
+@built
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((scanner.is_delta_event, time.perf_counter, list().append), "4 arguments"),
+        ((scanner.is_delta_event, time.perf_counter, list().append, "0"), "must be real number"),
+    ],
+)
+def test_the_compiled_stamper_refuses_bad_arguments(args: tuple[object, ...], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        _delta.stamper(*args)  # type: ignore[call-arg]
+
+
+@built
+def test_a_clock_that_gives_no_number_is_a_type_error() -> None:
+    stamp = _delta.stamper(_delta.is_delta_event, lambda: "now", list().append, 0.0)
+    with pytest.raises(TypeError):
+        stamp(DELTA_LINE + b"data: {}" + EVENT_END)
+
+
+@built
+def test_the_compiled_stamper_keeps_nothing_per_call() -> None:
+    """No reference leaked per call: 100,000 stamps (each a new float handed to append,
+    a clock's float taken) leave the heap as it was, and the clock's one float with the
+    references it had."""
+    value = 2.0 + 1e-9
+    stamp = _delta.stamper(_delta.is_delta_event, lambda: value, lambda ms: None, 1.0)
+    read = DELTA_LINE + b"data: {}" + EVENT_END
+    stamp(read)
+    references = sys.getrefcount(value)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(100_000):
+            stamp(read)
+            stamp(b"no")
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 100_000  # a leaked float a call would be 2.4 MB
+    assert sys.getrefcount(value) == references
+
+
 @pytest.mark.parametrize("value", ["1", "0", ""])
 def test_the_python_twins_run_when_asked(value: str, tmp_path: Path) -> None:
     """``PYTEST_TTFB_NO_EXTENSIONS`` set to any non-empty value, "0" too (as aio-libs'
@@ -166,7 +305,7 @@ def test_the_python_twins_run_when_asked(value: str, tmp_path: Path) -> None:
     with ``-P``: the package this test imported, not a checkout's copy.)"""
     code = (
         "from pytest_ttfb.measure import scanner\n"
-        f"names = {NAMES!r}\n"
+        f"names = {(*NAMES, 'stamper')!r}\n"
         "print(scanner.EXTENSION,"
         " *(getattr(scanner, n) is getattr(scanner, '_' + n) for n in names))"
     )
@@ -180,7 +319,7 @@ def test_the_python_twins_run_when_asked(value: str, tmp_path: Path) -> None:
         check=True,
     ).stdout.split()
     twins = bool(value) or _delta is None
-    assert out == [str(not twins)] + [str(twins)] * len(NAMES)
+    assert out == [str(not twins)] + [str(twins)] * (len(NAMES) + 1)
 
 
 @pytest.mark.skipif(os.environ.get("CI") != "true", reason="CI builds it; a checkout may not")

@@ -32,10 +32,11 @@ from pytest_ttfb.measure.scanner import (
     first_token_rule,
 )
 
-# The byte stream's per-chunk checks, each way they may run: compiled, and their Python
-# twins (``tests/test_delta_checks.py`` compares the two directly).
-CHECK_NAMES = ("is_delta_event", "is_output_delta_event", "is_chat_content_event")
-CHECKS: dict[str, dict[str, Callable[[object], bool]]] = {
+# The byte stream's per-chunk checks and the stamper that binds them to a stream's chunk
+# times, each way they may run: compiled, and their Python twins
+# (``tests/test_delta_checks.py`` compares the two directly).
+CHECK_NAMES = ("is_delta_event", "is_output_delta_event", "is_chat_content_event", "stamper")
+CHECKS: dict[str, dict[str, Callable[..., object]]] = {
     "python": {name: getattr(scanner_module, f"_{name}") for name in CHECK_NAMES}
 }
 try:
@@ -47,7 +48,8 @@ else:
 
 
 def _using(stack: contextlib.ExitStack, checks: str) -> None:
-    """Make the scanner hand the byte streams this set of checks (``steady``)."""
+    """Make the scanner hand the byte streams this set of checks, bound by this set's
+    stamper (``steady``)."""
     for name, check in CHECKS[checks].items():
         stack.enter_context(mock.patch.object(scanner_module, name, check))
 
@@ -638,9 +640,10 @@ def test_a_read_the_steady_check_approves_is_one_feed_would_only_stamp(
     case: tuple[bytes, list[bytes]], rule: str, check: str, read: bytes
 ) -> None:
     """Whatever state a scanner is in (any rule, any stream so far), a read the check
-    ``steady`` hands out says yes to changes nothing but one chunk time when fed: the
-    byte stream's inline stamp is exactly ``feed``. Two scanners fed alike on twin
-    clocks, then one fed the read and the other stamped."""
+    ``steady`` hands out says yes to changes nothing but one chunk time when fed: its
+    stamp is exactly ``feed``. Two scanners fed alike on twin clocks, then one fed the
+    read and the other handed it to ``steady``'s function (which leaves a read it says
+    no to alone)."""
     _body, chunks = case
     clocks = _Clock(), _Clock()
     scanners = []
@@ -654,12 +657,16 @@ def test_a_read_the_steady_check_approves_is_one_feed_would_only_stamp(
                         return
                 scanners.append(scanner)
         fed, stamped = scanners
-        steady = fed.steady()
-        if steady is None or not steady(read):
+        with mock.patch.object(scanner_module, "perf_counter", clocks[1]):
+            steady = stamped.steady()
+        if steady is None:
+            return
+        before = _state(stamped)
+        if not steady(read):  # a read it says no to is left alone
+            assert _state(stamped) == before
             return
         with mock.patch.object(scanner_module, "perf_counter", clocks[0]):
             assert fed.feed(read) is False
-        stamped.chunks.append((clocks[1]() - stamped.start) * 1000.0)
     assert _state(fed) == _state(stamped)
 
 

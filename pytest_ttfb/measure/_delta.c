@@ -1,4 +1,5 @@
-/* pytest_ttfb.measure._delta: is one read of a stream exactly one content event?
+/* pytest_ttfb.measure._delta: is one read of a stream exactly one content event? If so,
+ * stamp it.
  *
  * The compiled twins of ``scanner._is_delta_event``, ``_is_output_delta_event`` and
  * ``_is_chat_content_event`` (which CI checks them against on generated reads). They run
@@ -11,11 +12,18 @@
  * Each says yes only to exact ``bytes`` holding one whole event of one line: a
  * prefix (the event line, or nothing), a non-empty line holding no CR or LF, then
  * "\n\n". Reads only within the object's bytes; keeps no reference; never raises.
+ *
+ * ``stamper`` binds one of them to a stream's chunk times: the byte stream calls what it
+ * returns once a read, and the check, the clock read and the append all happen here, in
+ * one call from Python (``scanner._stamper`` is its twin).
  */
 #define Py_LIMITED_API 0x030B0000
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#if defined(__linux__)
+#include <time.h>
+#endif
 
 #if defined(PYPY_VERSION)
 /* PyPy runs extension modules through its emulation of CPython's API (cpyext), whose
@@ -57,22 +65,19 @@ one_line(PyObject *chunk, const char *prefix, Py_ssize_t prefix_length, Py_ssize
     return line;
 }
 
-static PyObject *
-is_delta_event(PyObject *module, PyObject *chunk)
+static int
+delta_event(PyObject *chunk)
 {
-    (void)module;
     Py_ssize_t length;
-    return PyBool_FromLong(one_line(chunk, DELTA_LINE, LENGTH(DELTA_LINE), &length) != NULL);
+    return one_line(chunk, DELTA_LINE, LENGTH(DELTA_LINE), &length) != NULL;
 }
 
-static PyObject *
-is_output_delta_event(PyObject *module, PyObject *chunk)
+static int
+output_delta_event(PyObject *chunk)
 {
-    (void)module;
     Py_ssize_t length;
-    return PyBool_FromLong(
-        one_line(chunk, OUTPUT_TEXT_LINE, LENGTH(OUTPUT_TEXT_LINE), &length) != NULL
-        || one_line(chunk, ARGUMENTS_LINE, LENGTH(ARGUMENTS_LINE), &length) != NULL);
+    return one_line(chunk, OUTPUT_TEXT_LINE, LENGTH(OUTPUT_TEXT_LINE), &length) != NULL
+           || one_line(chunk, ARGUMENTS_LINE, LENGTH(ARGUMENTS_LINE), &length) != NULL;
 }
 
 /* Where ``needle`` first occurs in text[from:length], or -1: memmem on glibc, macOS and
@@ -149,21 +154,197 @@ has_key_then(const char *line, Py_ssize_t length, const char *key, Py_ssize_t ke
     return 0;
 }
 
-static PyObject *
-is_chat_content_event(PyObject *module, PyObject *chunk)
+static int
+chat_content_event(PyObject *chunk)
 {
     static const char CONTENT[] = "\"content\"";
     static const char TOOL_CALLS[] = "\"tool_calls\"";
     static const char USAGE[] = "\"completion_tokens\"";
-    (void)module;
     Py_ssize_t length;
     const char *line = one_line(chunk, "", 0, &length);
     if (line == NULL || find(line, length, 0, USAGE, LENGTH(USAGE)) >= 0) {
+        return 0;
+    }
+    return has_key_then(line, length, CONTENT, LENGTH(CONTENT), '"', 0)
+           || has_key_then(line, length, TOOL_CALLS, LENGTH(TOOL_CALLS), '[', '{');
+}
+
+/* The checks, as the module's functions. */
+
+static PyObject *
+is_delta_event(PyObject *module, PyObject *chunk)
+{
+    (void)module;
+    return PyBool_FromLong(delta_event(chunk));
+}
+
+static PyObject *
+is_output_delta_event(PyObject *module, PyObject *chunk)
+{
+    (void)module;
+    return PyBool_FromLong(output_delta_event(chunk));
+}
+
+static PyObject *
+is_chat_content_event(PyObject *module, PyObject *chunk)
+{
+    (void)module;
+    return PyBool_FromLong(chat_content_event(chunk));
+}
+
+/* A check, as a stamper calls it. */
+typedef int (*check_fn)(PyObject *chunk);
+
+/* time.perf_counter, which a stamper on Linux reads as CPython does (CLOCK_MONOTONIC,
+ * nanoseconds made seconds as _PyTime_AsSecondsDouble makes them: the very same
+ * float) rather than through a call. Any other clock (a test's stand-in) is called. */
+static PyObject *perf_counter;
+
+/* A stamper's state, the ``self`` of the function ``stamper`` returns:
+ * (clock, or None for perf_counter read directly; append; start; check). */
+enum { CLOCK, APPEND, START, CHECK };
+
+/* Append (clock() - start) * 1000.0 through ``append``: 0, or -1 with an error set. */
+static int
+stamp(PyObject *state)
+{
+    PyObject *clock = PyTuple_GetItem(state, CLOCK);
+    double now;
+#if defined(__linux__)
+    if (clock == Py_None) {
+        struct timespec spec;
+        clock_gettime(CLOCK_MONOTONIC, &spec);
+        long long ns = (long long)spec.tv_sec * 1000000000LL + spec.tv_nsec;
+        now = ns % 1000000000LL == 0 ? (double)(ns / 1000000000LL) : (double)ns / 1e9;
+    }
+    else
+#endif
+    {
+        PyObject *value = PyObject_CallNoArgs(clock);
+        if (value == NULL) {
+            return -1;
+        }
+        now = PyFloat_AsDouble(value);
+        Py_DECREF(value);
+        if (now == -1.0 && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    PyObject *ms = PyFloat_FromDouble(
+        (now - PyFloat_AsDouble(PyTuple_GetItem(state, START))) * 1000.0);
+    if (ms == NULL) {
+        return -1;
+    }
+    PyObject *done = PyObject_CallFunctionObjArgs(PyTuple_GetItem(state, APPEND), ms, NULL);
+    Py_DECREF(ms);
+    if (done == NULL) {
+        return -1;
+    }
+    Py_DECREF(done);
+    return 0;
+}
+
+static PyObject *
+stamp_if(PyObject *state, PyObject *chunk, check_fn check)
+{
+    if (!check(chunk)) {
         Py_RETURN_FALSE;
     }
-    return PyBool_FromLong(
-        has_key_then(line, length, CONTENT, LENGTH(CONTENT), '"', 0)
-        || has_key_then(line, length, TOOL_CALLS, LENGTH(TOOL_CALLS), '[', '{'));
+    if (stamp(state) < 0) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+stamp_delta_event(PyObject *state, PyObject *chunk)
+{
+    return stamp_if(state, chunk, delta_event);
+}
+
+static PyObject *
+stamp_output_delta_event(PyObject *state, PyObject *chunk)
+{
+    return stamp_if(state, chunk, output_delta_event);
+}
+
+static PyObject *
+stamp_chat_content_event(PyObject *state, PyObject *chunk)
+{
+    return stamp_if(state, chunk, chat_content_event);
+}
+
+/* Any other check (a Python function): called, its answer taken as true or false. */
+static PyObject *
+stamp_checked(PyObject *state, PyObject *chunk)
+{
+    PyObject *answer = PyObject_CallFunctionObjArgs(PyTuple_GetItem(state, CHECK), chunk, NULL);
+    if (answer == NULL) {
+        return NULL;
+    }
+    int yes = PyObject_IsTrue(answer);
+    Py_DECREF(answer);
+    if (yes < 0) {
+        return NULL;
+    }
+    if (!yes) {
+        Py_RETURN_FALSE;
+    }
+    if (stamp(state) < 0) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+}
+
+#define STAMP_DOC "Whether a read is one whole content event; if so, its chunk time is appended."
+static PyMethodDef stamp_delta_def = {"stamp", stamp_delta_event, METH_O, STAMP_DOC};
+static PyMethodDef stamp_output_delta_def = {"stamp", stamp_output_delta_event, METH_O, STAMP_DOC};
+static PyMethodDef stamp_chat_def = {"stamp", stamp_chat_content_event, METH_O, STAMP_DOC};
+static PyMethodDef stamp_checked_def = {"stamp", stamp_checked, METH_O, STAMP_DOC};
+
+static PyObject *
+stamper(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "stamper(check, clock, append, start) takes 4 arguments");
+        return NULL;
+    }
+    PyObject *check = args[0], *clock = args[1], *append = args[2];
+    double start = PyFloat_AsDouble(args[3]);
+    if (start == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyMethodDef *def = &stamp_checked_def;
+    if (PyCFunction_Check(check)) {
+        PyCFunction function = PyCFunction_GetFunction(check);
+        if (function == is_delta_event) {
+            def = &stamp_delta_def;
+        }
+        else if (function == is_output_delta_event) {
+            def = &stamp_output_delta_def;
+        }
+        else if (function == is_chat_content_event) {
+            def = &stamp_chat_def;
+        }
+    }
+#if defined(__linux__)
+    if (clock == perf_counter) {
+        clock = Py_None;
+    }
+#endif
+    PyObject *start_value = PyFloat_FromDouble(start);
+    if (start_value == NULL) {
+        return NULL;
+    }
+    PyObject *state = PyTuple_Pack(4, clock, append, start_value, check);
+    Py_DECREF(start_value);
+    if (state == NULL) {
+        return NULL;
+    }
+    PyObject *bound = PyCFunction_NewEx(def, state, NULL);
+    Py_DECREF(state);
+    return bound;
 }
 
 static PyMethodDef methods[] = {
@@ -175,6 +356,9 @@ static PyMethodDef methods[] = {
     {"is_chat_content_event", is_chat_content_event, METH_O,
      "Whether a read is exactly one whole one-line event with content or tool calls and "
      "no usage report (OpenAI Chat Completions)."},
+    {"stamper", (PyCFunction)(void (*)(void))stamper, METH_FASTCALL,
+     "stamper(check, clock, append, start): a function of one read that says whether "
+     "check(read) holds and, when it does, calls append((clock() - start) * 1000.0)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -193,5 +377,14 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__delta(void)
 {
+    PyObject *time = PyImport_ImportModule("time");
+    if (time == NULL) {
+        return NULL;
+    }
+    perf_counter = PyObject_GetAttrString(time, "perf_counter");  /* kept for good */
+    Py_DECREF(time);
+    if (perf_counter == NULL) {
+        return NULL;
+    }
     return PyModule_Create(&module);
 }

@@ -126,11 +126,6 @@ class TimingBackend:
         self._inner.sleep(seconds)
 
 
-def _no_chunk_times(ms: float) -> None:
-    """Stands for a scanner's ``chunks.append`` until there is a scanner (never called:
-    a byte stream has no ``steady`` check before)."""
-
-
 class TimingByteStream:
     """A response body: stamps the first body byte, each content chunk of a stream of
     events (and its first token), and the end."""
@@ -151,13 +146,11 @@ class TimingByteStream:
         scanner: FirstTokenScanner | None = None
         # Once the first token is found, each chunk goes straight to the scanner
         # (``after``), and while the scanner says it is ``steady`` the usual read of a
-        # long stream, one whole content event, is checked (by the check it names) and
-        # stamped here: the per-chunk cost of a long stream is this loop's, so it makes
-        # one call (the check, in C where it was compiled) and a clock read.
+        # long stream, one whole content event, is checked and stamped by the function
+        # it hands out: the per-chunk cost of a long stream is this loop's, so it makes
+        # that one call (into C, where it was compiled).
         after: Callable[[bytes], None] | None = None
         steady: Callable[[object], bool] | None = None
-        append: Callable[[float], None] = _no_chunk_times
-        start = 0.0
         # Every chunk of a stream of events (to ``body_chunk``, then to ``after``);
         # stops if the body is not one, or the scanner cannot read it.
         watching = True
@@ -170,10 +163,9 @@ class TimingByteStream:
         try:
             with mapping:
                 for chunk in source:
-                    # One whole content event, the usual read of a steady stream: a
-                    # chunk time, and nothing else to do.
+                    # One whole content event, the usual read of a steady stream: its
+                    # chunk time (appended by steady), and nothing else to do.
                     if steady is not None and steady(chunk):
-                        append((perf_counter() - start) * 1000.0)
                         yield chunk
                         continue
                     if watching:
@@ -196,8 +188,6 @@ class TimingByteStream:
                                     # (a decoding scanner can still fail: it stays on
                                     # body_chunk)
                                     after = scanner.after
-                                    # (its chunk array is cleared in place, never replaced)
-                                    append, start = scanner.chunks.append, scanner.start
                                     steady = scanner.steady()
                         except Exception:
                             # What the scanner cannot read (a chunk that is no bytes) never

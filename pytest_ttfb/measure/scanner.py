@@ -53,6 +53,7 @@ __all__ = [
     "is_chat_content_event",
     "is_delta_event",
     "is_output_delta_event",
+    "stamper",
     "use_first_token_rule",
 ]
 
@@ -165,6 +166,24 @@ def _is_chat_content_event(chunk: object) -> bool:
     )
 
 
+def _stamper(
+    check: Callable[[object], bool],
+    clock: Callable[[], float],
+    append: Callable[[float], object],
+    start: float,
+) -> Callable[[object], bool]:
+    """A function of one read: whether ``check`` holds for it, and if so, its chunk time
+    (``clock``, in ms from ``start``) handed to ``append``."""
+
+    def stamp(chunk: object) -> bool:
+        if check(chunk):
+            append((clock() - start) * 1000.0)
+            return True
+        return False
+
+    return stamp
+
+
 # Compiled where a C compiler was at install time (each a fraction of a microsecond
 # less a chunk, measured in the README), else the twins above.
 # PYTEST_TTFB_NO_EXTENSIONS set to anything but empty asks for the twins, even "0" (as
@@ -172,12 +191,17 @@ def _is_chat_content_event(chunk: object) -> bool:
 is_delta_event: Callable[[object], bool] = _is_delta_event
 is_output_delta_event: Callable[[object], bool] = _is_output_delta_event
 is_chat_content_event: Callable[[object], bool] = _is_chat_content_event
+stamper: Callable[
+    [Callable[[object], bool], Callable[[], float], Callable[[float], object], float],
+    Callable[[object], bool],
+] = _stamper
 EXTENSION = False
 if not os.environ.get("PYTEST_TTFB_NO_EXTENSIONS"):
     try:
         from ._delta import is_chat_content_event as _chat
         from ._delta import is_delta_event as _anthropic
         from ._delta import is_output_delta_event as _responses
+        from ._delta import stamper as _compiled_stamper
     except ImportError:  # installed without a compiler (or a checkout's build is stale)
         pass
     else:
@@ -186,6 +210,7 @@ if not os.environ.get("PYTEST_TTFB_NO_EXTENSIONS"):
             _responses,
             _chat,
         )
+        stamper = _compiled_stamper
         EXTENSION = True
 
 
@@ -268,6 +293,7 @@ class FirstTokenScanner:
         "_events",
         "_pending",
         "_rule",
+        "_stamp",
         "chunks",
         "first_data_ms",
         "found",
@@ -290,6 +316,7 @@ class FirstTokenScanner:
         self.visible_ms: float | None = None
         self.found = False  # the session rule's first token has been seen
         self.token_at: float | None = None  # when (perf_counter), for the record
+        self._stamp: Callable[[object], bool] | None = None  # made by steady, once
 
     def feed(self, chunk: bytes) -> bool | None:
         """True: the first token (by the scanner's rule) is in this chunk. False: not
@@ -368,24 +395,33 @@ class FirstTokenScanner:
         return True
 
     def steady(self) -> Callable[[object], bool] | None:
-        """The check for a read that the byte stream may handle by a chunk time alone,
-        or None while there is none: a read that is one whole content event of the
-        stream's shape (``is_delta_event``, ``is_output_delta_event`` or
-        ``is_chat_content_event``), with no event half received, once the first token
-        and the first data event are found (and for Anthropic, the first visible chunk).
-        ``feed`` would then do nothing else with that read, so the byte stream checks for
-        it inline, and hands any other read to ``after``. (Before then, a content event
-        may be one of those firsts: ``feed`` has more to do.)"""
+        """What the byte stream may call on each read instead of ``after``, or None while
+        there is nothing: a function that says whether a read is one whole content
+        event of the stream's shape (``is_delta_event``, ``is_output_delta_event`` or
+        ``is_chat_content_event``) and if so appends its chunk time, made by ``stamper``
+        from this scanner's clock. There is one with no event half received, once the
+        first token and the first data event are found (and for Anthropic, the first
+        visible chunk): ``feed`` would then do nothing else with such a read. (Before
+        then, a content event may be one of those firsts: ``feed`` has more to do.)"""
         if self._pending or not self.found or self.first_data_ms is None:
             return None
+        stamp = self._stamp
+        if stamp is not None:  # (the check for a shape, once there is one, stays)
+            return stamp
         shape = self.shape
         if shape == ANTHROPIC:
-            return is_delta_event if self.visible_ms is not None else None
-        if shape == RESPONSES:
-            return is_output_delta_event
-        if shape == CHAT:
-            return is_chat_content_event
-        return None
+            if self.visible_ms is None:
+                return None
+            check = is_delta_event
+        elif shape == RESPONSES:
+            check = is_output_delta_event
+        elif shape == CHAT:
+            check = is_chat_content_event
+        else:
+            return None
+        # (the chunk array is cleared in place, never replaced: its append stays good)
+        self._stamp = stamp = stamper(check, perf_counter, self.chunks.append, self.start)
+        return stamp
 
     def after(self, chunk: bytes) -> None:
         """Feed a chunk once the first token has been found (``found``): exactly what
