@@ -222,6 +222,44 @@ def test_the_compiled_stamper_reads_perf_counter_itself(start: float) -> None:
     assert len(times) == 200
 
 
+def _perf_counter_float(ns: int) -> float:
+    """What ``time.perf_counter()`` returns for a clock read of ``ns`` nanoseconds
+    (CPython's ``_PyTime_AsSecondsDouble``: whole seconds by integer division, else the
+    nanoseconds as a double divided by 1e9)."""
+    return float(ns // 10**9) if ns % 10**9 == 0 else ns / 1e9
+
+
+@built
+@pytest.mark.parametrize("start", [0.0, 12.5, "now"])
+def test_the_compiled_stamper_takes_the_very_float_perf_counter_would(
+    start: float | str,
+) -> None:
+    """Bit for bit, not just in order: each chunk time is ``(t - start) * 1000.0`` for
+    ``t`` exactly the float ``perf_counter()`` gives for some nanosecond between two
+    reads of ``perf_counter_ns`` (the same clock) round the call. Near a stream's start,
+    and at the magnitude of the machine's uptime, one ulp of ``t`` is well under a
+    nanosecond, so a conversion off by one ulp (``ns * 1e-9``, say) matches no
+    candidate; over 300 stamps it cannot pass by luck."""
+    if start == "now":
+        start = time.perf_counter()
+    assert isinstance(start, float)
+    times: list[float] = []
+    stamp = _delta.stamper(_delta.is_delta_event, time.perf_counter, times.append, start)
+    read = DELTA_LINE + b"data: {}" + EVENT_END
+    checked = 0
+    while checked < 300:
+        before = time.perf_counter_ns()
+        assert stamp(read) is True
+        after = time.perf_counter_ns()
+        if after - before > 100_000:  # preempted meanwhile: too many candidates, again
+            continue
+        assert any(
+            (_perf_counter_float(ns) - start) * 1000.0 == times[-1]
+            for ns in range(before, after + 1)
+        ), (times[-1], before, after)
+        checked += 1
+
+
 class _Boom(Exception):
     pass
 
