@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import weakref
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +36,9 @@ except ImportError:  # a checkout not built (no C compiler): nothing compiled to
 
 NAMES = ("is_delta_event", "is_output_delta_event", "is_chat_content_event")
 built = pytest.mark.skipif(_delta is None, reason="pytest_ttfb.measure._delta not built")
+# A stamper, compiled or its twin, as these tests call it (with checks, clocks and appends
+# of any kind).
+_Stamper = Callable[..., Callable[[object], bool]]
 
 
 class _Bytes(bytes):
@@ -333,6 +338,103 @@ def test_the_compiled_stamper_keeps_nothing_per_call() -> None:
         tracemalloc.stop()
     assert grown < 100_000  # a leaked float a call would be 2.4 MB
     assert sys.getrefcount(value) == references
+
+
+class _Answer:
+    """A check's answer, new each call (as a Python check's may be), true or false."""
+
+    def __init__(self, yes: bool) -> None:
+        self.yes = yes
+
+    def __bool__(self) -> bool:
+        return self.yes
+
+
+def _fresh_answer(chunk: object) -> _Answer:
+    return _Answer(isinstance(chunk, bytes) and b"a" in chunk)
+
+
+@built
+@pytest.mark.parametrize("make", ["compiled", "python"])
+def test_a_python_checks_answer_and_appends_result_are_let_go(make: str) -> None:
+    """What the stamper's calls hand back (a check's answer, whatever ``append``
+    returns), new objects each call, is released: 50,000 stamps said yes and 50,000 no
+    leave the heap as it was (a kept object a call would be megabytes)."""
+    stamper: _Stamper = _delta.stamper if make == "compiled" else scanner._stamper
+    stamp = stamper(_fresh_answer, lambda: 2.0, lambda ms: [ms], 1.0)
+    assert stamp(b"a") is True
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(50_000):
+            stamp(b"a")
+            stamp(b"b")
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 100_000
+
+
+class _Unanswerable:
+    """An answer that cannot say whether it is true."""
+
+    def __bool__(self) -> bool:
+        raise _Boom
+
+
+@built
+@pytest.mark.parametrize("make", ["compiled", "python"])
+def test_an_answer_that_cannot_be_true_or_false_raises_and_stamps_nothing(make: str) -> None:
+    stamper: _Stamper = _delta.stamper if make == "compiled" else scanner._stamper
+    times: list[float] = []
+    stamp = stamper(lambda chunk: _Unanswerable(), lambda: 2.0, times.append, 1.0)
+    with pytest.raises(_Boom):
+        stamp(DELTA_LINE + b"data: {}" + EVENT_END)
+    assert times == []
+
+
+@built
+@pytest.mark.parametrize("make", ["compiled", "python"])
+@pytest.mark.parametrize("check", [*NAMES, "own"])
+@pytest.mark.parametrize("clock", ["perf_counter", "stand-in"])
+def test_a_stamper_let_go_lets_go_of_the_chunk_array(make: str, check: str, clock: str) -> None:
+    """A stamper holds a stream's chunk array (through its ``append``) and its clock
+    only as long as it lives itself: once the scanner lets it go, so do they (no
+    collector needed), and making and dropping 20,000 stampers keeps no memory."""
+    own = _delta if make == "compiled" else scanner
+    named = (
+        _python_check if check == "own" else getattr(own, check if own is _delta else f"_{check}")
+    )
+    stamper: _Stamper = _delta.stamper if make == "compiled" else scanner._stamper
+
+    class _Clock:  # (a class, so that a weak reference can watch it)
+        def __call__(self) -> float:
+            return 2.0
+
+    chunks = array("d")
+    chunks_ref = weakref.ref(chunks)
+    stand_in = _Clock()
+    clock_ref = weakref.ref(stand_in)
+    stamp = stamper(
+        named, time.perf_counter if clock == "perf_counter" else stand_in, chunks.append, 1.0
+    )
+    for read in (DELTA_LINE + b"data: {}" + EVENT_END, b"a", b""):
+        stamp(read)
+    del chunks, stand_in
+    assert chunks_ref() is not None  # (held by the stamper: the test can tell)
+    assert (clock_ref() is None) == (clock == "perf_counter")
+    del stamp
+    assert chunks_ref() is None
+    assert clock_ref() is None
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(20_000):
+            stamper(named, time.perf_counter, [].append, 12.5)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 100_000  # a kept start (a float) a stamper would be 480 kB
 
 
 @pytest.mark.parametrize("value", ["1", "0", ""])
