@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import weakref
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from unittest import mock
@@ -615,6 +616,59 @@ def test_the_wrapper_stamps_the_usual_openai_reads_itself(
     # The same chunk times, from the same clock, as feeding every read.
     assert _state(request.scanner) == _scan_with(first_token_rule.name, reads, fast=False)
     assert len(request.scanner.chunks) == content_chunks
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
+@pytest.mark.parametrize("in_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("built", ["while open", "when done"])
+@pytest.mark.parametrize(
+    "reads",
+    [_events(0, 2, *[2] * 50, 7), _openai(1, *[1] * 50, 7), _openai(9, *[10] * 50)],
+    ids=["anthropic", "chat", "responses"],
+)
+def test_once_the_request_is_done_nothing_holds_the_streams_chunk_array(
+    check: str, in_async: bool, built: str, reads: list[bytes]
+) -> None:
+    """The function ``steady`` hands out holds the stream's chunk array (its append),
+    and the scanner caches it: once the body is read and closed and the record built
+    (before the close or after), the record's exact-size copy is all that is left, the
+    array itself gone with the scanner, its stamper and the byte stream."""
+    request = _request()
+
+    def read_all(stream: Iterator[bytes] | list[bytes]) -> weakref.ref[object]:
+        # (the array's reference taken once the last read has gone by)
+        assert list(stream) == reads
+        scanner = request.scanner
+        assert scanner is not None
+        assert scanner._stamp is not None  # (the byte stream's loop made and used it)
+        if built == "while open":
+            request.timing()
+        return weakref.ref(scanner.chunks)
+
+    with contextlib.ExitStack() as checks:
+        _using(checks, check)
+        if in_async:
+
+            async def run() -> weakref.ref[object]:
+                stream = AsyncTimingByteStream(_Body(reads), request)
+                ref = read_all([chunk async for chunk in stream])
+                await stream.aclose()
+                return ref
+
+            array_ref = asyncio.run(run())
+        else:
+            stream = TimingByteStream(_Body(reads), request)
+            array_ref = read_all(iter(stream))
+            stream.close()
+            del stream
+    record = request.timing()
+    assert request.scanner is None
+    fed = FirstTokenScanner(first_token_rule.name)
+    for read in reads:
+        fed.feed(read)
+    assert record.chunk_ms is not None
+    assert len(record.chunk_ms) == len(fed.chunks) >= 50
+    assert array_ref() is None
 
 
 # Reads that are one whole content event of some shape (and near ones), as ``steady``'s
