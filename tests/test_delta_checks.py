@@ -12,9 +12,14 @@ binds a check to a stream's chunk times, is compared with its twin the same way.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import platform
+import random
+import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 import tracemalloc
 import weakref
@@ -467,3 +472,51 @@ def test_ci_compares_the_compiled_checks() -> None:
     """In CI the comparisons above run, never skip: the installed wheel has the module."""
     assert _delta is not None
     assert scanner.EXTENSION
+
+
+_C_SOURCE = Path(scanner.__file__).with_name("_delta.c")
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.machine() != "x86_64" or shutil.which("gcc") is None,
+    reason="builds the module with gcc for x86-64's x87 unit",
+)
+def test_the_chunk_time_is_rounded_as_pythons_even_where_the_fpu_computes_wider(
+    tmp_path: Path,
+) -> None:
+    """Where the C compiler does float arithmetic wider than a double (x87, as 32-bit
+    x86 builds do), ``(now - start) * 1000.0`` kept wide between steps can differ from
+    Python's, which rounds each result to a double: the module built here with
+    ``-mfpmath=387`` must still stamp exactly what its twin does, for 20,000 pairs
+    of clock and start times of all magnitudes (unrounded steps differ in about one in
+    ten)."""
+    if not _C_SOURCE.exists():
+        pytest.skip("no C source next to the installed scanner")
+    built = tmp_path / "_delta.abi3.so"
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-mfpmath=387",
+            f"-I{sysconfig.get_paths()['include']}",
+            str(_C_SOURCE),
+            "-o",
+            str(built),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    spec = importlib.util.spec_from_file_location("_delta", built)
+    assert spec is not None
+    assert spec.loader is not None
+    wide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wide)
+    values = random.Random(5)
+    read = DELTA_LINE + b"data: {}" + EVENT_END
+    for _ in range(20_000):
+        now, start = values.uniform(0, 1e6), values.uniform(0, 1e6)
+        stamped: list[float] = []
+        wide.stamper(wide.is_delta_event, lambda now=now: now, stamped.append, start)(read)
+        assert stamped == [(now - start) * 1000.0], (now, start)

@@ -209,17 +209,29 @@ static int
 stamp(PyObject *state)
 {
     PyObject *clock = PyTuple_GetItem(state, CLOCK);
-    double now;
+    /* volatile, as in CPython's _PyTime_AsSecondsDouble and as Python's own float
+     * arithmetic stores each result: every step rounded to a double even where the FPU
+     * computes wider (x87, on 32-bit x86), so the chunk time is the very float that
+     * (perf_counter() - start) * 1000.0 would be. */
+    volatile double now;
 #if defined(__linux__)
-    if (clock == Py_None) {
-        struct timespec spec;
-        clock_gettime(CLOCK_MONOTONIC, &spec);
+    struct timespec spec;
+    if (clock == Py_None && clock_gettime(CLOCK_MONOTONIC, &spec) == 0) {
         long long ns = (long long)spec.tv_sec * 1000000000LL + spec.tv_nsec;
-        now = ns % 1000000000LL == 0 ? (double)(ns / 1000000000LL) : (double)ns / 1e9;
+        if (ns % 1000000000LL == 0) {
+            now = (double)(ns / 1000000000LL);
+        }
+        else {
+            now = (double)ns;
+            now /= 1e9;
+        }
     }
     else
 #endif
     {
+        if (clock == Py_None) {  /* clock_gettime failed: perf_counter raises as CPython does */
+            clock = perf_counter;
+        }
         PyObject *value = PyObject_CallNoArgs(clock);
         if (value == NULL) {
             return -1;
@@ -230,8 +242,9 @@ stamp(PyObject *state)
             return -1;
         }
     }
-    PyObject *ms = PyFloat_FromDouble(
-        (now - PyFloat_AsDouble(PyTuple_GetItem(state, START))) * 1000.0);
+    volatile double elapsed = now - PyFloat_AsDouble(PyTuple_GetItem(state, START));
+    volatile double elapsed_ms = elapsed * 1000.0;
+    PyObject *ms = PyFloat_FromDouble(elapsed_ms);
     if (ms == NULL) {
         return -1;
     }
