@@ -163,6 +163,44 @@ def test_reads_that_are_not_quite_one_content_event_are_not(name: str, read: byt
     assert [check(read) for check in checks] == [False] * len(checks)
 
 
+# The Chat Completions check's own searches at their edges: the usage key first in the
+# line, last, overlapping itself or a near miss; underscores before it can fit; a key's
+# occurrences overlapping (``"content"content"``), the one that qualifies first or last.
+_CHAT_EDGES = [
+    (b'"completion_tokens":1,"content":"a"', False),
+    (b'"content":"a","completion_tokens"', False),
+    (b'"content":"a","completion_tokens', True),
+    (b'_"content":"a"_"completion_tokens_"', True),
+    (b'"completion_"completion_tokens""content":"a"', False),
+    (b'"completion-tokens":1,"content":"a"', True),
+    (b"_", False),
+    (b'__________"content":"a"', True),
+    (b'"content":"a"', True),
+    (b'"content"content":"a"', True),
+    (b'"content":"a","content":""', True),
+    (b'"content":"","content":"a"', True),
+    (b'"content":"","content":""', False),
+    (b'"content"', False),
+    (b'"content"  :\t""', False),
+    (b'"tool_calls":[{', True),
+    (b'"tool_calls":[{"tool_calls":[]', True),
+    (b'"tool_calls":[],"tool_calls":[ {', True),
+    (b'"tool_calls"tool_calls":[{', True),
+    (b'"tool_calls":[', False),
+    (b'x"tool_call":[{', False),
+]
+
+
+@pytest.mark.parametrize(("line", "content"), _CHAT_EDGES)
+def test_the_chat_checks_searches_at_their_edges(line: bytes, content: bool) -> None:
+    read = line + EVENT_END
+    checks = [scanner._is_chat_content_event] + ([_delta.is_chat_content_event] if _delta else [])
+    assert [check(read) for check in checks] == [content] * len(checks)
+    # The same line behind a data field, as the API sends it.
+    read = b"data: {" + line + b"}" + EVENT_END
+    assert [check(read) for check in checks] == [content] * len(checks)
+
+
 @built
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("other", [None, 0, 10**30, "event: content_block_delta\ndata: x\n\n"])
