@@ -115,8 +115,8 @@ typedef struct {
     unsigned char shift[256];
 } search_key;
 
-static search_key CONTENT_KEY = {"\"content\"", 9, {0}};
-static search_key TOOL_CALLS_KEY = {"\"tool_calls\"", 12, {0}};
+static search_key CONTENT_KEY = {"\"content\"", LENGTH("\"content\""), {0}};
+static search_key TOOL_CALLS_KEY = {"\"tool_calls\"", LENGTH("\"tool_calls\""), {0}};
 
 static void
 make_shifts(search_key *key)
