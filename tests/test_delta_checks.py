@@ -225,6 +225,19 @@ def _python_check(chunk: object) -> object:
     return isinstance(chunk, bytes) and chunk.count(b"a")
 
 
+def _stamper_of(make: str) -> _Stamper:
+    """The compiled stamper (``make`` "compiled") or its Python twin."""
+    return _delta.stamper if make == "compiled" else scanner._stamper  # type: ignore[no-any-return]
+
+
+def _check_of(make: str, name: str) -> Callable[[object], object]:
+    """The check ``name`` (one of ``NAMES``), compiled or its twin as ``make`` says; or
+    for "own", a Python function of the caller's (``_python_check``)."""
+    if name == "own":
+        return _python_check
+    return getattr(_delta, name) if make == "compiled" else getattr(scanner, f"_{name}")  # type: ignore[no-any-return]
+
+
 @built
 @settings(deadline=None, max_examples=1500)
 @given(
@@ -240,12 +253,9 @@ def test_the_compiled_stamper_stamps_as_its_python_twin(
     false)."""
     appended: list[list[float]] = []
     answers: list[list[bool]] = []
-    for make, own in ((_delta.stamper, _delta), (scanner._stamper, scanner)):
-        check = (
-            _python_check if name == "own" else getattr(own, name if own is _delta else f"_{name}")
-        )
+    for make in ("compiled", "python"):
         times: list[float] = []
-        stamp = make(check, _Clock(), times.append, start)
+        stamp = _stamper_of(make)(_check_of(make, name), _Clock(), times.append, start)
         answers.append([stamp(kind(read)) for read, kind in chunks])
         appended.append(times)
     assert answers[0] == answers[1]
@@ -333,9 +343,8 @@ def test_what_the_stamper_calls_may_raise_through_it(
     """An error of the check, the clock or the append is raised as it is (the byte
     stream's own caller sees it; none of ours raise), by both stampers."""
     if check == "is_delta_event":
-        check = _delta.is_delta_event if make == "compiled" else scanner._is_delta_event
-    stamper = _delta.stamper if make == "compiled" else scanner._stamper
-    stamp = stamper(check, clock, append, 0.0)  # type: ignore[arg-type]
+        check = _check_of(make, "is_delta_event")
+    stamp = _stamper_of(make)(check, clock, append, 0.0)
     with pytest.raises(_Boom):
         stamp(DELTA_LINE + b"data: {}" + EVENT_END)
 
@@ -403,8 +412,7 @@ def test_a_python_checks_answer_and_appends_result_are_let_go(make: str) -> None
     """What the stamper's calls hand back (a check's answer, whatever ``append``
     returns), new objects each call, is released: 50,000 stamps said yes and 50,000 no
     leave the heap as it was (a kept object a call would be megabytes)."""
-    stamper: _Stamper = _delta.stamper if make == "compiled" else scanner._stamper
-    stamp = stamper(_fresh_answer, lambda: 2.0, lambda ms: [ms], 1.0)
+    stamp = _stamper_of(make)(_fresh_answer, lambda: 2.0, lambda ms: [ms], 1.0)
     assert stamp(b"a") is True
     tracemalloc.start()
     try:
@@ -428,9 +436,8 @@ class _Unanswerable:
 @built
 @pytest.mark.parametrize("make", ["compiled", "python"])
 def test_an_answer_that_cannot_be_true_or_false_raises_and_stamps_nothing(make: str) -> None:
-    stamper: _Stamper = _delta.stamper if make == "compiled" else scanner._stamper
     times: list[float] = []
-    stamp = stamper(lambda chunk: _Unanswerable(), lambda: 2.0, times.append, 1.0)
+    stamp = _stamper_of(make)(lambda chunk: _Unanswerable(), lambda: 2.0, times.append, 1.0)
     with pytest.raises(_Boom):
         stamp(DELTA_LINE + b"data: {}" + EVENT_END)
     assert times == []
@@ -444,19 +451,11 @@ def test_a_stamper_let_go_lets_go_of_the_chunk_array(make: str, check: str, cloc
     """A stamper holds a stream's chunk array (through its ``append``) and its clock
     only as long as it lives itself: once the scanner lets it go, so do they (no
     collector needed), and making and dropping 20,000 stampers keeps no memory."""
-    own = _delta if make == "compiled" else scanner
-    named = (
-        _python_check if check == "own" else getattr(own, check if own is _delta else f"_{check}")
-    )
-    stamper: _Stamper = _delta.stamper if make == "compiled" else scanner._stamper
-
-    class _Clock:  # (a class, so that a weak reference can watch it)
-        def __call__(self) -> float:
-            return 2.0
-
+    named = _check_of(make, check)
+    stamper = _stamper_of(make)
     chunks = array("d")
     chunks_ref = weakref.ref(chunks)
-    stand_in = _Clock()
+    stand_in = _Clock()  # (an instance of a class: a weak reference can watch it)
     clock_ref = weakref.ref(stand_in)
     stamp = stamper(
         named, time.perf_counter if clock == "perf_counter" else stand_in, chunks.append, 1.0
