@@ -222,9 +222,6 @@ is_chat_content_event(PyObject *module, PyObject *chunk)
     return PyBool_FromLong(chat_content_event(chunk));
 }
 
-/* A check, as a stamper calls it. */
-typedef int (*check_fn)(PyObject *chunk);
-
 /* time.perf_counter, which a stamper on Linux reads as CPython does (CLOCK_MONOTONIC,
  * nanoseconds made seconds as _PyTime_AsSecondsDouble makes them: the very same
  * float) rather than through a call. Any other clock (a test's stand-in) is called. */
@@ -287,10 +284,12 @@ stamp(PyObject *state)
     return 0;
 }
 
+/* A stamper's answer for a read its check said ``yes`` (1) or no (0) to, stamping it
+ * when yes. */
 static PyObject *
-stamp_if(PyObject *state, PyObject *chunk, check_fn check)
+stamp_if(PyObject *state, int yes)
 {
-    if (!check(chunk)) {
+    if (!yes) {
         Py_RETURN_FALSE;
     }
     if (stamp(state) < 0) {
@@ -302,19 +301,19 @@ stamp_if(PyObject *state, PyObject *chunk, check_fn check)
 static PyObject *
 stamp_delta_event(PyObject *state, PyObject *chunk)
 {
-    return stamp_if(state, chunk, delta_event);
+    return stamp_if(state, delta_event(chunk));
 }
 
 static PyObject *
 stamp_output_delta_event(PyObject *state, PyObject *chunk)
 {
-    return stamp_if(state, chunk, output_delta_event);
+    return stamp_if(state, output_delta_event(chunk));
 }
 
 static PyObject *
 stamp_chat_content_event(PyObject *state, PyObject *chunk)
 {
-    return stamp_if(state, chunk, chat_content_event);
+    return stamp_if(state, chat_content_event(chunk));
 }
 
 /* Any other check (a Python function): called, its answer taken as true or false. */
@@ -330,13 +329,7 @@ stamp_checked(PyObject *state, PyObject *chunk)
     if (yes < 0) {
         return NULL;
     }
-    if (!yes) {
-        Py_RETURN_FALSE;
-    }
-    if (stamp(state) < 0) {
-        return NULL;
-    }
-    Py_RETURN_TRUE;
+    return stamp_if(state, yes);
 }
 
 #define STAMP_DOC "Whether a read is one whole content event; if so, its chunk time is appended."
