@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 from time import perf_counter, time
@@ -29,8 +31,10 @@ from .scanner import (
 )
 
 __all__ = [
+    "EXTENSION",
     "Connection",
     "InFlight",
+    "build_record",
     "connection_prefix",
     "current",
     "opened",
@@ -114,9 +118,10 @@ class InFlight:
         self.unread = False  # the scanner gave up on the body (``unscanned``)
         self.start = perf_counter() if start is None else start
 
-    def timing(self) -> RequestTiming:
+    def timing(self, clock_offset: float | None = None) -> RequestTiming:
         """The record, built once; later marks (first token, body closed) are copied
-        into it by whoever stamps them."""
+        into it by whoever stamps them. ``clock_offset``: ``time() - perf_counter()``
+        read once for records built together (their ``started_unix``), else read here."""
         if self.record is not None:
             return self.record
         start = self.start
@@ -149,12 +154,19 @@ class InFlight:
         waited = sent if reused else self.connect_start or sent
         # Positional, in the order of RequestTiming's fields: keywords cost three times
         # as much for its 27 fields (tests/test_record_build.py checks every one).
-        record = RequestTiming(
+        # Made, then filled by its own ``__init__`` called directly: calling the class
+        # (``type.__call__``) would copy all 27 arguments once more into a new tuple.
+        record = _new_record(RequestTiming)
+        _fill_record(
+            record,
             # One string per method name, not per request (httpx makes a new one each time).
-            sys.intern(method if isinstance(method, str) else method.decode()),
+            _METHODS.get(method) or _method_text(method),
             self.url,
             self.status,
-            version.decode("ascii") if isinstance(version, bytes) else version,
+            # h11 and h2 give bytes (b"HTTP/1.1"): the text of the usual ones is at hand.
+            (_VERSIONS.get(version) or version.decode("ascii"))
+            if isinstance(version, bytes)
+            else version,
             reused,
             connection_id,
             None if waited is None else (waited - start) * 1000.0,  # pool_wait_ms
@@ -174,7 +186,7 @@ class InFlight:
             start,  # started_at
             self.when,
             self.pool,
-            time() - (perf_counter() - start),  # started_unix
+            (time() - perf_counter() if clock_offset is None else clock_offset) + start,
             False,  # late
             None,  # stream
             None,  # chunk_ms
@@ -379,6 +391,18 @@ def header_value(headers: Any, name: bytes) -> str | None:
 
 
 _lower_name = itemgetter(1)
+_new_record = object.__new__
+_fill_record = RequestTiming.__init__
+# The method names and HTTP versions a record usually has, as the one string each
+# record shares (``sys.intern`` for any other method name).
+_METHODS = {name: name for name in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
+_VERSIONS = {text.encode("ascii"): text for text in ("HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3")}
+
+
+def _method_text(method: Any) -> str:
+    return sys.intern(method if isinstance(method, str) else method.decode())
+
+
 # The redacted text of each URL seen, by httpx's parsed form of it (a named tuple of
 # strings): ``str(url)`` runs a dozen lines of httpx, once per distinct URL, not per
 # request. Cleared when full: a suite calls few distinct URLs.
@@ -435,3 +459,27 @@ def pool_settings(pool: Any) -> PoolSettings | None:
         keepalive_expiry=getattr(pool, "_keepalive_expiry", None),
         stack={"httpcore": "httpx", "httpcore2": "httpx2"}.get(package, package),
     )
+
+
+def _build_record(flight: InFlight, clock_offset: float) -> RequestTiming:
+    """``flight.timing(clock_offset)``: the Python twin of ``_record.build``."""
+    return flight.timing(clock_offset)
+
+
+# ``build_record(flight, clock_offset)`` is ``flight.timing(clock_offset)``, where a C
+# compiler was at install time built in one call for the usual request (``_record.c``:
+# about a third of what a watched warm request adds, measured in the README).
+# PYTEST_TTFB_NO_EXTENSIONS set to anything but empty asks for the twin, as in
+# ``scanner``.
+build_record: Callable[[InFlight, float], RequestTiming] = _build_record
+EXTENSION = False
+if not os.environ.get("PYTEST_TTFB_NO_EXTENSIONS"):
+    try:
+        from ._record import bind as _bind
+        from ._record import build as _compiled_build
+    except ImportError:  # installed without a compiler (or a checkout's build is stale)
+        pass
+    else:
+        _bind(InFlight, Connection, RequestTiming, _METHODS, _VERSIONS)
+        build_record = _compiled_build
+        EXTENSION = True

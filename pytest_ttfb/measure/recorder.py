@@ -9,9 +9,13 @@ caller abandons the stream; the ``RequestTiming`` is built from it when
 from __future__ import annotations
 
 import threading
+from itertools import repeat
+from time import perf_counter, time
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .record import RequestTiming
 
 __all__ = ["Recorder"]
@@ -24,11 +28,22 @@ class _Pending(Protocol):
 
     end: float | None
 
-    def timing(self) -> RequestTiming: ...
+    def timing(self, clock_offset: float | None = None) -> RequestTiming: ...
 
 
 # Building records is rare (on read, and every 1,024 requests): one lock for all.
 _building = threading.Lock()
+# ``inflight.build_record``, looked up when records are first built: the plugin loads
+# this module at start-up, the request machinery only once a client is watched.
+_build_record: Callable[[Any, float], RequestTiming] | None = None
+
+
+def _builder() -> Callable[[Any, float], RequestTiming]:
+    global _build_record
+    from .inflight import build_record
+
+    _build_record = build_record
+    return build_record
 
 
 class Recorder:
@@ -62,7 +77,10 @@ class Recorder:
                 count = len(self.pending)
                 batch: list[_Pending] = self.pending[:count]
                 del self.pending[:count]
-                self._requests.extend(item.timing() for item in batch)
+                # One reading of the wall clock's offset for every record built now.
+                offset = time() - perf_counter()
+                build = _build_record or _builder()
+                self._requests.extend(map(build, batch, repeat(offset)))
                 # Keep watching only what is still open (a body being read).
                 flights = [item for item in self.flights if item.end is None]
                 flights.extend(item for item in batch if item.end is None)

@@ -1,0 +1,315 @@
+/* pytest_ttfb.measure._record: a finished request's record, built in one call.
+ *
+ * ``build(flight, clock_offset)`` is ``flight.timing(clock_offset)`` (inflight.py, the
+ * reference) for the usual request: done (``end`` stamped), no stream of events to copy,
+ * sent through a watched connection, its method and HTTP version among the usual ones.
+ * For any other it calls ``flight.timing(clock_offset)`` itself. Built when a C
+ * compiler is there; else ``inflight.build_record`` is that call (see the README's
+ * performance section).
+ *
+ * Why C, and why not the limited API: the record is a dataclass of 27 fields, and in
+ * Python its build is about 300 bytecodes (the marks read, subtracted and scaled, and
+ * 27 arguments stored by the dataclass's ``__init__``), a third of what a watched warm
+ * request adds. Here the in-flight object's slots and the record's are read and written
+ * where they lie, as CPython's own member descriptors do (``PyMember_GetOne``,
+ * ``PyMember_SetOne``): ``bind`` takes the slots' offsets from the classes' member
+ * descriptors once, after checking each is a plain object slot, and that the record
+ * class holds those 27 slots and nothing else, so every one of them is written. Member
+ * descriptors' offsets are not in the limited API, so this module is built for each
+ * CPython version (``_delta`` is not).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#if defined(PYPY_VERSION)
+#error "pytest_ttfb.measure._record is built for CPython only"
+#endif
+
+#ifndef Py_T_OBJECT_EX
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#endif
+#ifndef Py_READONLY
+#define Py_READONLY READONLY
+#endif
+
+/* The in-flight object's slots read here (inflight.InFlight.__slots__). */
+enum {
+    F_ATTEMPT, F_BUFFERED, F_CONNECT_END, F_CONNECT_START, F_CONNECTION, F_DNS_END, F_END,
+    F_ERROR, F_EXTENSIONS, F_FIRST_BODY, F_FIRST_TOKEN, F_HEADERS_AT, F_METHOD, F_POOL,
+    F_RECORD, F_SCANNER, F_SENT, F_START, F_STATUS, F_TLS_END, F_URL, F_VERSION, F_WHEN,
+    FLIGHT_SLOTS
+};
+static const char *const FLIGHT_NAMES[FLIGHT_SLOTS] = {
+    "attempt", "buffered", "connect_end", "connect_start", "connection", "dns_end", "end",
+    "error", "extensions", "first_body", "first_token", "headers_at", "method", "pool",
+    "record", "scanner", "sent", "start", "status", "tls_end", "url", "version", "when",
+};
+
+/* inflight.Connection's. */
+enum { C_ID, C_OPENED_BY, CONNECTION_SLOTS };
+static const char *const CONNECTION_NAMES[CONNECTION_SLOTS] = {"id", "opened_by"};
+
+/* record.RequestTiming's fields, in order: all of its slots. */
+enum {
+    R_METHOD, R_URL, R_STATUS, R_HTTP_VERSION, R_REUSED, R_CONNECTION_ID, R_POOL_WAIT_MS,
+    R_DNS_MS, R_CONNECT_MS, R_TLS_MS, R_TTFB_MS, R_FIRST_TOKEN_MS, R_TOTAL_MS, R_ERROR,
+    R_FIRST_BODY_BYTE_MS, R_ATTEMPT, R_SENT_MS, R_STARTED_AT, R_WHEN, R_POOL,
+    R_STARTED_UNIX, R_LATE, R_STREAM, R_CHUNK_MS, R_OUTPUT_TOKENS, R_FIRST_TOKEN_BY_RULE,
+    R_BUFFERED, RECORD_SLOTS
+};
+static const char *const RECORD_NAMES[RECORD_SLOTS] = {
+    "method", "url", "status", "http_version", "reused", "connection_id", "pool_wait_ms",
+    "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "first_token_ms", "total_ms", "error",
+    "first_body_byte_ms", "attempt", "sent_ms", "started_at", "when", "pool",
+    "started_unix", "late", "stream", "chunk_ms", "output_tokens", "first_token_by_rule",
+    "buffered",
+};
+
+/* What ``bind`` found; NULL types until it is called. Kept for good (the classes live
+ * as long as the interpreter does). */
+static PyTypeObject *flight_type, *connection_type, *record_type;
+static Py_ssize_t flight_at[FLIGHT_SLOTS], connection_at[CONNECTION_SLOTS],
+    record_at[RECORD_SLOTS];
+static PyObject *methods_known, *versions_known;  /* dicts: the one string each */
+static PyObject *timing_name;
+
+#define SLOT(object, offset) (*(PyObject **)((char *)(object) + (offset)))
+
+/* The offsets of ``count`` slots of ``type`` named ``names``: each must be a writable
+ * object slot (``__slots__``) of ``type`` itself. */
+static int
+offsets_of(PyTypeObject *type, const char *const *names, int count, Py_ssize_t *at)
+{
+    for (int i = 0; i < count; i++) {
+        PyObject *descr = PyObject_GetAttrString((PyObject *)type, names[i]);
+        if (descr == NULL) {
+            return -1;
+        }
+        int plain = Py_IS_TYPE(descr, &PyMemberDescr_Type)
+                    && ((PyMemberDescrObject *)descr)->d_common.d_type == type
+                    && ((PyMemberDescrObject *)descr)->d_member->type == Py_T_OBJECT_EX
+                    && !(((PyMemberDescrObject *)descr)->d_member->flags & Py_READONLY);
+        if (plain) {
+            at[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        }
+        Py_DECREF(descr);
+        if (!plain) {
+            PyErr_Format(PyExc_TypeError, "%s.%s is not a plain slot", type->tp_name,
+                         names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyType_Check(args[0]) || !PyType_Check(args[1])
+        || !PyType_Check(args[2]) || !PyDict_CheckExact(args[3])
+        || !PyDict_CheckExact(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "bind(InFlight, Connection, RequestTiming, methods, versions)");
+        return NULL;
+    }
+    PyTypeObject *flight = (PyTypeObject *)args[0], *connection = (PyTypeObject *)args[1],
+                 *record = (PyTypeObject *)args[2];
+    /* Every slot of the record written here: it holds these and nothing else (no
+     * __dict__, no __weakref__, a plain object below them). */
+    if (record->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + RECORD_SLOTS * sizeof(PyObject *))
+        || record->tp_dictoffset != 0 || record->tp_weaklistoffset != 0
+        || record->tp_base != &PyBaseObject_Type || record->tp_itemsize != 0) {
+        PyErr_Format(PyExc_TypeError, "%s is not a class of %d slots", record->tp_name,
+                     RECORD_SLOTS);
+        return NULL;
+    }
+    Py_ssize_t at_flight[FLIGHT_SLOTS], at_connection[CONNECTION_SLOTS], at_record[RECORD_SLOTS];
+    if (offsets_of(flight, FLIGHT_NAMES, FLIGHT_SLOTS, at_flight) < 0
+        || offsets_of(connection, CONNECTION_NAMES, CONNECTION_SLOTS, at_connection) < 0
+        || offsets_of(record, RECORD_NAMES, RECORD_SLOTS, at_record) < 0) {
+        return NULL;
+    }
+    memcpy(flight_at, at_flight, sizeof flight_at);
+    memcpy(connection_at, at_connection, sizeof connection_at);
+    memcpy(record_at, at_record, sizeof record_at);
+    Py_XSETREF(flight_type, (PyTypeObject *)Py_NewRef(flight));
+    Py_XSETREF(connection_type, (PyTypeObject *)Py_NewRef(connection));
+    Py_XSETREF(record_type, (PyTypeObject *)Py_NewRef(record));
+    Py_XSETREF(methods_known, Py_NewRef(args[3]));
+    Py_XSETREF(versions_known, Py_NewRef(args[4]));
+    Py_RETURN_NONE;
+}
+
+/* (mark - start) * 1000.0 as Python computes it, each step rounded to a double (where
+ * the FPU computes wider, as x87 does); None for no mark; NULL with an exception. */
+static PyObject *
+ms_since(double start, PyObject *mark)
+{
+    if (mark == Py_None) {
+        return Py_NewRef(Py_None);
+    }
+    volatile double since = PyFloat_AS_DOUBLE(mark) - start;
+    volatile double ms = since * 1000.0;
+    return PyFloat_FromDouble(ms);
+}
+
+static int
+is_mark(PyObject *value)
+{
+    return value == Py_None || PyFloat_CheckExact(value);
+}
+
+/* The record of a usual request, or NULL with no exception for any other. */
+static PyObject *
+build_usual(PyObject *flight, PyObject *clock_offset)
+{
+    PyObject *in[FLIGHT_SLOTS];
+    for (int i = 0; i < FLIGHT_SLOTS; i++) {
+        in[i] = SLOT(flight, flight_at[i]);
+        if (in[i] == NULL) {  /* a slot never set: the reference raises its error */
+            return NULL;
+        }
+    }
+    PyObject *connection = in[F_CONNECTION];
+    if (in[F_RECORD] != Py_None || in[F_SCANNER] != Py_None || in[F_END] == Py_None
+        || !Py_IS_TYPE(connection, connection_type) || !PyFloat_CheckExact(in[F_START])
+        || !PyFloat_CheckExact(in[F_END]) || !is_mark(in[F_SENT])
+        || !is_mark(in[F_CONNECT_START]) || !is_mark(in[F_DNS_END])
+        || !is_mark(in[F_CONNECT_END]) || !is_mark(in[F_TLS_END])
+        || !is_mark(in[F_HEADERS_AT]) || !is_mark(in[F_FIRST_BODY])
+        || !is_mark(in[F_FIRST_TOKEN]) || !PyUnicode_CheckExact(in[F_METHOD])) {
+        return NULL;
+    }
+    PyObject *id = SLOT(connection, connection_at[C_ID]);
+    PyObject *opened_by = SLOT(connection, connection_at[C_OPENED_BY]);
+    if (id == NULL || opened_by == NULL) {
+        return NULL;
+    }
+    /* One string per method name and version (the reference interns other methods). */
+    PyObject *method = PyDict_GetItemWithError(methods_known, in[F_METHOD]);
+    if (method == NULL) {
+        return NULL;  /* (str keys: no error can be raised) */
+    }
+    PyObject *version = in[F_VERSION];
+    if (PyBytes_CheckExact(version)) {
+        version = PyDict_GetItemWithError(versions_known, version);
+        if (version == NULL) {
+            return NULL;
+        }
+    }
+    else if (version != Py_None && !PyUnicode_CheckExact(version)) {
+        return NULL;
+    }
+
+    double start = PyFloat_AS_DOUBLE(in[F_START]);
+    int reused = opened_by != flight;
+    PyObject *sent = in[F_SENT];
+    /* ``sent if reused else self.connect_start or sent`` (a float is false when 0.0). */
+    PyObject *waited = sent;
+    if (!reused && in[F_CONNECT_START] != Py_None
+        && PyFloat_AS_DOUBLE(in[F_CONNECT_START]) != 0.0) {
+        waited = in[F_CONNECT_START];
+    }
+    PyObject *out[RECORD_SLOTS] = {NULL};
+    out[R_METHOD] = Py_NewRef(method);
+    out[R_URL] = Py_NewRef(in[F_URL]);
+    out[R_STATUS] = Py_NewRef(in[F_STATUS]);
+    out[R_HTTP_VERSION] = Py_NewRef(version);
+    out[R_REUSED] = Py_NewRef(reused ? Py_True : Py_False);
+    out[R_CONNECTION_ID] = Py_NewRef(id);
+    out[R_POOL_WAIT_MS] = ms_since(start, waited);
+    out[R_DNS_MS] = reused ? Py_NewRef(Py_None) : ms_since(start, in[F_DNS_END]);
+    out[R_CONNECT_MS] = reused ? Py_NewRef(Py_None) : ms_since(start, in[F_CONNECT_END]);
+    out[R_TLS_MS] = reused ? Py_NewRef(Py_None) : ms_since(start, in[F_TLS_END]);
+    out[R_TTFB_MS] = ms_since(start, in[F_HEADERS_AT]);
+    out[R_FIRST_TOKEN_MS] = ms_since(start, in[F_FIRST_TOKEN]);
+    out[R_TOTAL_MS] = ms_since(start, in[F_END]);
+    out[R_ERROR] = Py_NewRef(in[F_ERROR]);
+    out[R_FIRST_BODY_BYTE_MS] = ms_since(start, in[F_FIRST_BODY]);
+    out[R_ATTEMPT] = Py_NewRef(in[F_ATTEMPT]);
+    out[R_SENT_MS] = ms_since(start, sent);
+    out[R_STARTED_AT] = Py_NewRef(in[F_START]);
+    out[R_WHEN] = Py_NewRef(in[F_WHEN]);
+    out[R_POOL] = Py_NewRef(in[F_POOL]);
+    volatile double unix_start = PyFloat_AS_DOUBLE(clock_offset) + start;
+    out[R_STARTED_UNIX] = PyFloat_FromDouble(unix_start);
+    out[R_LATE] = Py_NewRef(Py_False);
+    out[R_STREAM] = Py_NewRef(Py_None);
+    out[R_CHUNK_MS] = Py_NewRef(Py_None);
+    out[R_OUTPUT_TOKENS] = Py_NewRef(Py_None);
+    out[R_FIRST_TOKEN_BY_RULE] = Py_NewRef(Py_None);
+    out[R_BUFFERED] = Py_NewRef(in[F_BUFFERED]);
+
+    PyObject *record = NULL;
+    int complete = 1;
+    for (int i = 0; i < RECORD_SLOTS; i++) {
+        complete &= out[i] != NULL;
+    }
+    if (complete) {
+        record = record_type->tp_alloc(record_type, 0);
+    }
+    if (record == NULL) {  /* out of memory: the error stands */
+        for (int i = 0; i < RECORD_SLOTS; i++) {
+            Py_XDECREF(out[i]);
+        }
+        return NULL;
+    }
+    for (int i = 0; i < RECORD_SLOTS; i++) {
+        SLOT(record, record_at[i]) = out[i];  /* (NULL before: tp_alloc zeroes) */
+    }
+    /* ``self.record = record``; ``self.extensions = None``. The old values read again
+     * here (``tp_alloc`` may have run a garbage collection, and so any code), and let go
+     * last, so that their release (which may run any code too) finds the flight
+     * complete. */
+    PyObject *old_record = SLOT(flight, flight_at[F_RECORD]);
+    PyObject *old_extensions = SLOT(flight, flight_at[F_EXTENSIONS]);
+    SLOT(flight, flight_at[F_RECORD]) = Py_NewRef(record);
+    SLOT(flight, flight_at[F_EXTENSIONS]) = Py_NewRef(Py_None);
+    Py_XDECREF(old_record);
+    Py_XDECREF(old_extensions);
+    return record;
+}
+
+static PyObject *
+build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "build(flight, clock_offset)");
+        return NULL;
+    }
+    PyObject *flight = args[0], *clock_offset = args[1];
+    if (flight_type != NULL && Py_IS_TYPE(flight, flight_type)
+        && PyFloat_CheckExact(clock_offset)) {
+        PyObject *record = build_usual(flight, clock_offset);
+        if (record != NULL || PyErr_Occurred()) {
+            return record;
+        }
+    }
+    return PyObject_CallMethodOneArg(flight, timing_name, clock_offset);
+}
+
+static PyMethodDef methods[] = {
+    {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
+     "bind(InFlight, Connection, RequestTiming, methods, versions): the classes whose "
+     "slots build reads and writes, and the one string of each usual method and version."},
+    {"build", (PyCFunction)(void (*)(void))build, METH_FASTCALL,
+     "build(flight, clock_offset): flight.timing(clock_offset), the usual request's "
+     "record built here."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_record", "A finished request's record, built in one call.",
+    0, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__record(void)
+{
+    timing_name = PyUnicode_InternFromString("timing");  /* kept for good */
+    if (timing_name == NULL) {
+        return NULL;
+    }
+    return PyModule_Create(&module);
+}

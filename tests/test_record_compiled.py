@@ -1,0 +1,271 @@
+"""The usual request's record, built in C (``measure/_record.c``), against its reference.
+
+``inflight.build_record(flight, clock_offset)`` is ``flight.timing(clock_offset)``; the
+compiled one builds the usual request's record itself (done, no stream of events, a
+watched connection, a usual method and version) by writing the record's slots where
+they lie, and hands any other flight to ``timing``. Here both build from the same raw
+marks, drawn at random, and every field must come out the same, to the bit for floats.
+Skipped where the module is not built (no C compiler; ``.ci/run`` checks it is built).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import struct
+import sys
+import weakref
+from dataclasses import dataclass, fields
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_ttfb.measure import inflight as inflight_module
+from pytest_ttfb.measure.inflight import Connection, InFlight
+from pytest_ttfb.measure.record import PoolSettings, RequestTiming
+from pytest_ttfb.measure.scanner import FirstTokenScanner
+
+try:
+    from pytest_ttfb.measure import _record
+except ImportError:  # built without a C compiler: the twin alone runs
+    _record = None  # type: ignore[assignment]
+
+built = pytest.mark.skipif(_record is None, reason="pytest_ttfb.measure._record not built")
+pytestmark = built
+if _record is not None:  # as inflight binds it (not done under PYTEST_TTFB_NO_EXTENSIONS)
+    _record.bind(
+        InFlight, Connection, RequestTiming, inflight_module._METHODS, inflight_module._VERSIONS
+    )
+
+POOL = PoolSettings(http2=False, max_connections=10, keepalive_expiry=5.0, stack="httpx2")
+REQUEST = httpx.Request("GET", "http://127.0.0.1:9/")
+MARKS = (
+    "connect_start",
+    "dns_end",
+    "connect_end",
+    "tls_end",
+    "sent",
+    "headers_at",
+    "first_body",
+    "first_token",
+    "end",
+)
+floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0, 1e308])
+# Marks are floats or None; an int or a str (no transport stamps one) takes the reference's
+# own arithmetic, or its TypeError.
+marks = st.none() | floats | st.sampled_from([1, "x"])
+methods = st.sampled_from(["GET", "POST", "DELETE", "get", "PROPFIND", b"GET", "GET\x00"])
+versions = st.sampled_from(
+    [None, b"HTTP/1.1", b"HTTP/2", b"HTTP/1.0", b"HTTP/3", "HTTP/1.1", b"SPDY/3", 2, b""]
+)
+anything = st.sampled_from([None, 0, 1, 200, "x", True, False, 2.5, ("t",)])
+
+
+@st.composite
+def flights(draw: Any) -> dict[str, Any]:
+    """The raw marks of a request, most of them usual, some not."""
+    state: dict[str, Any] = {name: draw(marks) for name in MARKS}
+    state["start"] = draw(floats | st.sampled_from([None, 3, "s"]))
+    if draw(st.booleans()):  # mostly done: the path the compiled build takes
+        state["end"] = draw(floats)
+    state["method"] = draw(methods)
+    state["version"] = draw(versions)
+    state["connection"] = draw(st.sampled_from(["opened", "pooled", None, "other"]))
+    state["scanner"] = draw(st.sampled_from([None, None, None, "scanner"]))
+    state["record"] = draw(st.sampled_from([None, None, None, "built"]))
+    for name in ("status", "error", "attempt", "when", "buffered", "url"):
+        state[name] = draw(anything)
+    state["pool"] = draw(st.sampled_from([None, POOL]))
+    state["extensions"] = draw(st.sampled_from([None, {}, {"network_stream": None}]))
+    return state
+
+
+def _flight(state: dict[str, Any]) -> InFlight:
+    flight = InFlight(0.0, REQUEST, None, "call")
+    for name, value in state.items():
+        if name == "connection":
+            value = {
+                "opened": Connection("c7", flight),
+                "pooled": Connection("c3", None),
+                "other": "not a connection",
+                None: None,
+            }[value]
+        elif name == "scanner" and value is not None:
+            value = FirstTokenScanner("delta", 0.0)
+        elif name == "record" and value is not None:
+            value = RequestTiming("GET", "built before")
+        setattr(flight, name, value)
+    return flight
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is float and type(b) is float:
+        return struct.pack("<d", a) == struct.pack("<d", b)  # NaN, -0.0: to the bit
+    if isinstance(a, RequestTiming) and isinstance(b, RequestTiming):
+        return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+    return type(a) is type(b) and a == b
+
+
+def _outcome(build: Any, flight: InFlight, offset: float) -> Any:
+    try:
+        return build(flight, offset)
+    except Exception as exc:  # the reference's own errors must come out the same
+        return type(exc)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(state=flights(), offset=floats)
+def test_the_compiled_build_gives_the_records_timing_gives(
+    state: dict[str, Any], offset: float
+) -> None:
+    compiled, reference = _flight(state), _flight(state)
+    ours = _outcome(_record.build, compiled, offset)
+    theirs = _outcome(inflight_module._build_record, reference, offset)
+    if isinstance(theirs, type):
+        assert ours is theirs
+        return
+    assert isinstance(ours, RequestTiming)
+    for field in fields(RequestTiming):
+        assert _same(getattr(ours, field.name), getattr(theirs, field.name)), field.name
+    # The flight is left as timing leaves it: its record kept, its extensions let go
+    # when the record is new.
+    assert compiled.record is ours
+    assert reference.record is theirs
+    assert compiled.extensions == reference.extensions
+    assert compiled.scanner is None or compiled.scanner.chunks == reference.scanner.chunks
+
+
+def _usual(start: float = 100.0) -> InFlight:
+    flight = InFlight(start, REQUEST, POOL, "call")
+    flight.sent, flight.headers_at, flight.first_body, flight.end = (
+        start + 0.001,
+        start + 0.002,
+        start + 0.003,
+        start + 0.004,
+    )
+    flight.status, flight.version = 200, b"HTTP/1.1"
+    flight.connection = Connection("c1", None)
+    return flight
+
+
+def test_the_usual_request_is_built_here_not_by_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The compiled path does build it (else this file would test timing against itself).
+    calls: list[InFlight] = []
+    original = InFlight.timing
+
+    def spy(self: InFlight, clock_offset: float | None = None) -> RequestTiming:
+        calls.append(self)
+        return original(self, clock_offset)
+
+    monkeypatch.setattr(InFlight, "timing", spy)
+    usual, streamed = _usual(), _usual()
+    streamed.scanner = FirstTokenScanner("delta", streamed.start)
+    record = _record.build(usual, 5.0)
+    assert record.total_ms == pytest.approx(4.0)
+    assert record.http_version == "HTTP/1.1"
+    assert record.started_unix == 105.0
+    assert record.reused is True
+    assert calls == []
+    _record.build(streamed, 5.0)
+    assert calls == [streamed]
+
+
+def test_the_usual_strings_are_shared_not_copied() -> None:
+    flight = _usual()
+    flight.method = "".join(["G", "ET"])  # a new string each time, as httpx makes it
+    record = _record.build(flight, 0.0)
+    assert record.method is inflight_module._METHODS["GET"]
+    assert record.http_version is inflight_module._VERSIONS[b"HTTP/1.1"]
+
+
+def test_a_record_built_keeps_no_reference_and_lets_go_of_what_it_held() -> None:
+    flight = _usual()
+    _record.build(flight, 0.0)  # warm: interned strings, free lists
+    flight.record = None
+    before = sys.gettotalrefcount() if hasattr(sys, "gettotalrefcount") else None
+    counts = [sys.getrefcount(x) for x in (flight.url, flight.when, POOL, flight.start)]
+    for _ in range(2000):
+        flight.record = None
+        flight.extensions = {"network_stream": None}
+        record = _record.build(flight, 1.0)
+    assert [sys.getrefcount(x) for x in (flight.url, flight.when, POOL, flight.start)] == [
+        c + 1
+        for c in counts  # one record left holding each
+    ]
+    del record
+    flight.record = None
+    assert [sys.getrefcount(x) for x in (flight.url, flight.when, POOL, flight.start)] == counts
+    if before is not None:  # a debug build counts every reference
+        assert sys.gettotalrefcount() - before < 50
+
+
+def test_the_old_record_and_extensions_are_let_go_when_they_are_replaced() -> None:
+    class Marker(dict[str, Any]):
+        pass
+
+    flight = _usual()
+    extensions = Marker()
+    flight.extensions = extensions
+    alive = weakref.ref(extensions)
+    del extensions
+    _record.build(flight, 0.0)
+    gc.collect()
+    assert alive() is None
+    assert flight.extensions is None
+
+
+@dataclass(slots=True)
+class _Two:
+    a: Any
+    b: Any
+
+
+class _Derived(InFlight):
+    """InFlight's slots, inherited: its own offsets are not known to be these."""
+
+    __slots__ = ()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((InFlight, Connection, _Two, {}, {}), "is not a class of 27 slots"),
+        ((_Derived, Connection, RequestTiming, {}, {}), "_Derived.attempt is not a plain slot"),
+        ((InFlight, _Two, RequestTiming, {}, {}), "has no attribute 'id'"),
+        ((InFlight, Connection, RequestTiming, [], {}), "bind(InFlight"),
+        ((InFlight, Connection), "bind(InFlight"),
+    ],
+)
+def test_bind_refuses_classes_it_cannot_write_where_they_lie(
+    args: tuple[Any, ...], message: str
+) -> None:
+    with pytest.raises((TypeError, AttributeError), match=message.replace("(", r"\(")):
+        _record.bind(*args)
+    # A refusal leaves the classes bound before in place.
+    assert _record.build(_usual(), 0.0).total_ms == pytest.approx(4.0)
+
+
+def test_build_with_anything_but_a_flight_and_a_float_asks_timing() -> None:
+    class Pending:
+        def timing(self, clock_offset: float | None = None) -> str:
+            return f"timing({clock_offset!r})"
+
+    assert _record.build(Pending(), 2.0) == "timing(2.0)"
+    flight = _usual()
+    record = _record.build(flight, 1)  # an int offset: the reference's arithmetic
+    assert record.started_unix == 101.0
+    assert type(record.started_unix) is float
+    with pytest.raises(TypeError, match=r"build\(flight, clock_offset\)"):
+        _record.build(flight)  # type: ignore[call-arg]
+
+
+def test_infinite_and_nan_marks_come_out_as_pythons_arithmetic_gives() -> None:
+    flight = _usual()
+    flight.end = math.inf
+    flight.headers_at = math.nan
+    record = _record.build(flight, 0.0)
+    assert record.total_ms == math.inf
+    assert math.isnan(record.ttfb_ms or 0.0)
