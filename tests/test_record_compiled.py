@@ -35,10 +35,19 @@ except ImportError:  # built without a C compiler: the twin alone runs
 
 built = pytest.mark.skipif(_record is None, reason="pytest_ttfb.measure._record not built")
 pytestmark = built
+BINDING = (
+    InFlight,
+    Connection,
+    RequestTiming,
+    inflight_module._METHODS,
+    inflight_module._VERSIONS,
+    inflight_module._url_texts,
+    inflight_module._url_text,
+    inflight_module._attempt,
+    inflight_module.perf_counter,
+)
 if _record is not None:  # as inflight binds it (not done under PYTEST_TTFB_NO_EXTENSIONS)
-    _record.bind(
-        InFlight, Connection, RequestTiming, inflight_module._METHODS, inflight_module._VERSIONS
-    )
+    _record.bind(*BINDING)
 
 POOL = PoolSettings(http2=False, max_connections=10, keepalive_expiry=5.0, stack="httpx2")
 REQUEST = httpx.Request("GET", "http://127.0.0.1:9/")
@@ -224,18 +233,28 @@ class _Two:
 
 
 class _Derived(InFlight):
-    """InFlight's slots, inherited: its own offsets are not known to be these."""
+    """InFlight's slots, inherited: not a class of slots alone."""
 
     __slots__ = ()
+
+
+class _Slots25:
+    """25 slots, none of them InFlight's; ``attempt`` a property."""
+
+    __slots__ = tuple(f"s{i}" for i in range(25))
+    attempt = property(lambda self: None)
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((InFlight, Connection, _Two, {}, {}), "is not a class of 27 slots"),
-        ((_Derived, Connection, RequestTiming, {}, {}), "_Derived.attempt is not a plain slot"),
-        ((InFlight, _Two, RequestTiming, {}, {}), "has no attribute 'id'"),
-        ((InFlight, Connection, RequestTiming, [], {}), "bind(InFlight"),
+        ((InFlight, Connection, _Two, *BINDING[3:]), "_Two is not a class of 27 slots"),
+        ((_Two, Connection, RequestTiming, *BINDING[3:]), "_Two is not a class of 25 slots"),
+        ((_Derived, *BINDING[1:]), "_Derived is not a class of 25 slots"),
+        ((_Slots25, *BINDING[1:]), "_Slots25.attempt is not a plain slot"),
+        ((InFlight, _Two, RequestTiming, *BINDING[3:]), "has no attribute 'id'"),
+        ((*BINDING[:3], [], *BINDING[4:]), "bind(InFlight"),
+        ((*BINDING[:8], None), "bind(InFlight"),
         ((InFlight, Connection), "bind(InFlight"),
     ],
 )
@@ -269,3 +288,158 @@ def test_infinite_and_nan_marks_come_out_as_pythons_arithmetic_gives() -> None:
     record = _record.build(flight, 0.0)
     assert record.total_ms == math.inf
     assert math.isnan(record.ttfb_ms or 0.0)
+
+
+# The in-flight object, made in C (``new_flight``) and by InFlight(None, ...).
+
+RETRY = "x-stainless-retry-count"
+retry_values = st.sampled_from(
+    [
+        "0",
+        "2",
+        "007",
+        "123456789",
+        "1234567890",
+        " 1",
+        "+2",
+        "1_0",
+        "\u0661",
+        "x",
+        "",
+        "-1",
+        "/",
+        "1:",
+    ]
+)
+
+
+class _Url:
+    """A URL that is not httpx's (no parsed form), or whose parsed form cannot be read."""
+
+    def __init__(self, text: str, broken: bool = False) -> None:
+        self.text, self.broken = text, broken
+
+    def __getattr__(self, name: str) -> Any:
+        if self.broken and name == "_uri_reference":
+            raise RuntimeError("no parsed form")
+        raise AttributeError(name)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class _Headers:
+    """Headers of no shape httpx's have: ``_list`` of another kind, or a mapping."""
+
+    def __init__(self, triples: Any, mapping: dict[str, str]) -> None:
+        self._list, self.mapping = triples, mapping
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.mapping
+
+    def get(self, name: str) -> str | None:
+        return self.mapping.get(name)
+
+
+class _Request:
+    def __init__(self, method: Any, url: Any, headers: Any) -> None:
+        self.method, self.url, self.headers = method, url, headers
+
+
+@st.composite
+def requests(draw: Any) -> Any:
+    module = draw(st.sampled_from(["httpx", "httpx2", "other"]))
+    url = draw(
+        st.sampled_from(
+            [
+                "https://api.test/v1/messages",
+                "https://user:secret@api.test/v1?key=sk-ant-123&x=1",
+                "http://127.0.0.1:8/",
+            ]
+        )
+    )
+    headers = [(RETRY, v) for v in draw(st.lists(retry_values, max_size=2))]
+    headers += [("x-api-key", "sk-1"), ("accept", "*/*")][: draw(st.integers(0, 2))]
+    if module != "other":
+        stack = httpx if module == "httpx" else pytest.importorskip("httpx2")
+        raw = [(k, v.encode()) for k, v in headers]  # (a str value must be ASCII)
+        return stack.Request(draw(st.sampled_from(["GET", "post"])), url, headers=raw)
+    triples = [(k.encode(), k.encode(), v.encode()) for k, v in headers]
+    shape = draw(st.sampled_from(["list", "tuple", "lists", "str keys", "none"]))
+    if shape == "tuple":
+        triples = tuple(triples)  # type: ignore[assignment]
+    elif shape == "lists":
+        triples = [list(t) for t in triples]  # type: ignore[misc]
+    elif shape == "str keys":
+        triples = [(k, k.decode(), v) for k, k2, v in triples]  # type: ignore[misc]
+    elif shape == "none":
+        triples = None  # type: ignore[assignment]
+    return _Request(
+        draw(st.sampled_from(["GET", b"GET"])),
+        _Url(url, broken=draw(st.booleans())),
+        _Headers(triples, dict(headers)),
+    )
+
+
+def _made(make: Any) -> Any:
+    try:
+        return make()
+    except Exception as exc:
+        return type(exc)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(request=requests(), pool=st.sampled_from([None, POOL]), when=st.sampled_from(["call"]))
+def test_new_flight_makes_the_flight_inflight_makes(request: Any, pool: Any, when: str) -> None:
+    before = inflight_module.perf_counter()
+    ours = _made(lambda: _record.new_flight(request, pool, when))
+    after = inflight_module.perf_counter()
+    theirs = _made(lambda: InFlight(None, request, pool, when))
+    if isinstance(theirs, type):
+        assert ours is theirs
+        return
+    assert type(ours) is InFlight
+    for name in InFlight.__slots__:
+        if name != "start":
+            assert _same(getattr(ours, name), getattr(theirs, name)), name
+    assert before <= ours.start <= after
+
+
+def test_new_flight_reads_the_clock_after_the_url_and_headers() -> None:
+    seen: list[str] = []
+
+    class Watched(_Request):
+        def __getattribute__(self, name: str) -> Any:
+            seen.append(name)
+            return object.__getattribute__(self, name)
+
+    def clock() -> float:
+        seen.append("clock")
+        return 1.5
+
+    _record.bind(*BINDING[:8], clock)
+    try:
+        flight = _record.new_flight(Watched("GET", _Url("http://a.test/"), {}), None, "call")
+    finally:
+        _record.bind(*BINDING)
+    assert seen == ["method", "url", "headers", "clock"]
+    assert flight.start == 1.5
+
+
+def test_new_flight_lets_go_of_what_it_read_and_keeps_what_the_flight_holds() -> None:
+    request = httpx.Request("GET", "https://api.test/", headers={RETRY: "1"})
+    _record.new_flight(request, POOL, "call")  # warm: the URL's text remembered
+    held = (request.url, request.headers, request.headers._list, POOL)
+    counts = [sys.getrefcount(x) for x in held]
+    flights = [_record.new_flight(request, POOL, "call") for _ in range(1000)]
+    assert [sys.getrefcount(x) for x in held] == [
+        c + (x is POOL) * 1000 for c, x in zip(counts, held, strict=False)
+    ]
+    assert {f.attempt for f in flights} == {2}
+    del flights
+    assert [sys.getrefcount(x) for x in held] == counts
+
+
+def test_new_flight_before_bind_or_with_too_few_arguments_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"new_flight\(request, pool, when\)"):
+        _record.new_flight(REQUEST, None)  # type: ignore[call-arg]

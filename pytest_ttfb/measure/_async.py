@@ -19,7 +19,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .active import COMPACT_AT, active
-from .inflight import InFlight, current, opened, pool_settings
+from .inflight import InFlight, current, new_flight, opened, pool_settings
 from .network import emulation, resolve_async
 from .scanner import FirstTokenScanner
 
@@ -240,8 +240,8 @@ class AsyncTimingTransport:
         sink = active.sink
         if sink is None:  # no test running: nothing to record into
             return await self.inner.handle_async_request(request)
-        # Started now (None): read once InFlight has the URL's text and the retry count.
-        inflight = InFlight(None, request, self.pool_settings, sink.when)
+        # Started once it has the URL's text and the retry count (InFlight with None).
+        inflight = new_flight(request, self.pool_settings, sink.when)
         token = current.set(inflight)
         try:
             response = await self.inner.handle_async_request(request)

@@ -1,22 +1,31 @@
-/* pytest_ttfb.measure._record: a finished request's record, built in one call.
+/* pytest_ttfb.measure._record: a request's in-flight object, and its record, each made
+ * in one call.
  *
- * ``build(flight, clock_offset)`` is ``flight.timing(clock_offset)`` (inflight.py, the
- * reference) for the usual request: done (``end`` stamped), no stream of events to copy,
- * sent through a watched connection, its method and HTTP version among the usual ones.
- * For any other it calls ``flight.timing(clock_offset)`` itself. Built when a C
- * compiler is there; else ``inflight.build_record`` is that call (see the README's
- * performance section).
+ * ``new_flight(request, pool, when)`` is ``InFlight(None, request, pool, when)``
+ * (inflight.py, the reference): the request's method, the redacted text of its URL
+ * (remembered by the URL's parsed form, as ``_url_text`` remembers it), the SDK's retry
+ * count when its header is 1 to 9 digits, then the clock. Any other URL or header is
+ * read by the reference's own functions, called from here.
  *
- * Why C, and why not the limited API: the record is a dataclass of 27 fields, and in
- * Python its build is about 300 bytecodes (the marks read, subtracted and scaled, and
- * 27 arguments stored by the dataclass's ``__init__``), a third of what a watched warm
- * request adds. Here the in-flight object's slots and the record's are read and written
- * where they lie, as CPython's own member descriptors do (``PyMember_GetOne``,
- * ``PyMember_SetOne``): ``bind`` takes the slots' offsets from the classes' member
- * descriptors once, after checking each is a plain object slot, and that the record
- * class holds those 27 slots and nothing else, so every one of them is written. Member
- * descriptors' offsets are not in the limited API, so this module is built for each
- * CPython version (``_delta`` is not).
+ * ``build(flight, clock_offset)`` is ``flight.timing(clock_offset)`` for the usual
+ * request: done (``end`` stamped), no stream of events to copy, sent through a watched
+ * connection, its method and HTTP version among the usual ones. For any other it calls
+ * ``flight.timing(clock_offset)`` itself.
+ *
+ * Built when a C compiler is there; else ``inflight.new_flight`` and
+ * ``inflight.build_record`` are the reference's (see the README's performance section).
+ *
+ * Why C, and why not the limited API: in Python, making the in-flight object (25 slots
+ * and two header and URL lookups) and building the record (a dataclass of 27 fields: the
+ * marks read, subtracted and scaled, 27 arguments stored by its ``__init__``) are each
+ * a few hundred bytecodes, together about half of what a watched warm request adds.
+ * Here both objects' slots are read and written where they lie, as CPython's own member
+ * descriptors do (``PyMember_GetOne``, ``PyMember_SetOne``): ``bind`` takes the offsets
+ * from the classes' member descriptors once, after checking each is a plain object slot
+ * of that class, and that InFlight and RequestTiming hold those slots and nothing else,
+ * so that every slot of an object made here is written. Member descriptors' offsets are
+ * not in the limited API, so this module is built for each CPython version (``_delta``
+ * is not).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -33,17 +42,18 @@
 #define Py_READONLY READONLY
 #endif
 
-/* The in-flight object's slots read here (inflight.InFlight.__slots__). */
+/* The in-flight object's slots: all of them (inflight.InFlight.__slots__). */
 enum {
     F_ATTEMPT, F_BUFFERED, F_CONNECT_END, F_CONNECT_START, F_CONNECTION, F_DNS_END, F_END,
     F_ERROR, F_EXTENSIONS, F_FIRST_BODY, F_FIRST_TOKEN, F_HEADERS_AT, F_METHOD, F_POOL,
-    F_RECORD, F_SCANNER, F_SENT, F_START, F_STATUS, F_TLS_END, F_URL, F_VERSION, F_WHEN,
-    FLIGHT_SLOTS
+    F_RECORD, F_RESPONSE_HEADERS, F_SCANNER, F_SENT, F_START, F_STATUS, F_TLS_END, F_UNREAD,
+    F_URL, F_VERSION, F_WHEN, FLIGHT_SLOTS
 };
 static const char *const FLIGHT_NAMES[FLIGHT_SLOTS] = {
     "attempt", "buffered", "connect_end", "connect_start", "connection", "dns_end", "end",
     "error", "extensions", "first_body", "first_token", "headers_at", "method", "pool",
-    "record", "scanner", "sent", "start", "status", "tls_end", "url", "version", "when",
+    "record", "response_headers", "scanner", "sent", "start", "status", "tls_end", "unread",
+    "url", "version", "when",
 };
 
 /* inflight.Connection's. */
@@ -72,7 +82,11 @@ static PyTypeObject *flight_type, *connection_type, *record_type;
 static Py_ssize_t flight_at[FLIGHT_SLOTS], connection_at[CONNECTION_SLOTS],
     record_at[RECORD_SLOTS];
 static PyObject *methods_known, *versions_known;  /* dicts: the one string each */
-static PyObject *timing_name;
+/* inflight._url_texts (the redacted text of each URL seen, by its parsed form), and the
+ * Python functions for anything else: _url_text, _attempt, and the clock. */
+static PyObject *url_texts, *url_text, *attempt, *clock_now;
+static PyObject *timing_name, *method_name, *url_name, *headers_name, *uri_reference_name,
+    *list_name;
 
 #define SLOT(object, offset) (*(PyObject **)((char *)(object) + (offset)))
 
@@ -103,25 +117,36 @@ offsets_of(PyTypeObject *type, const char *const *names, int count, Py_ssize_t *
     return 0;
 }
 
+/* Whether ``type`` holds ``count`` object slots and nothing else (no __dict__, no
+ * __weakref__, a plain object below them): every slot of one it makes is written here. */
+static int
+slots_only(PyTypeObject *type, int count)
+{
+    if (type->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + count * sizeof(PyObject *))
+        || type->tp_dictoffset != 0 || type->tp_weaklistoffset != 0
+        || type->tp_base != &PyBaseObject_Type || type->tp_itemsize != 0) {
+        PyErr_Format(PyExc_TypeError, "%s is not a class of %d slots", type->tp_name, count);
+        return 0;
+    }
+    return 1;
+}
+
 static PyObject *
 bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5 || !PyType_Check(args[0]) || !PyType_Check(args[1])
+    if (nargs != 9 || !PyType_Check(args[0]) || !PyType_Check(args[1])
         || !PyType_Check(args[2]) || !PyDict_CheckExact(args[3])
-        || !PyDict_CheckExact(args[4])) {
+        || !PyDict_CheckExact(args[4]) || !PyDict_CheckExact(args[5])
+        || !PyCallable_Check(args[6]) || !PyCallable_Check(args[7])
+        || !PyCallable_Check(args[8])) {
         PyErr_SetString(PyExc_TypeError,
-                        "bind(InFlight, Connection, RequestTiming, methods, versions)");
+                        "bind(InFlight, Connection, RequestTiming, methods, versions, "
+                        "url_texts, url_text, attempt, clock)");
         return NULL;
     }
     PyTypeObject *flight = (PyTypeObject *)args[0], *connection = (PyTypeObject *)args[1],
                  *record = (PyTypeObject *)args[2];
-    /* Every slot of the record written here: it holds these and nothing else (no
-     * __dict__, no __weakref__, a plain object below them). */
-    if (record->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + RECORD_SLOTS * sizeof(PyObject *))
-        || record->tp_dictoffset != 0 || record->tp_weaklistoffset != 0
-        || record->tp_base != &PyBaseObject_Type || record->tp_itemsize != 0) {
-        PyErr_Format(PyExc_TypeError, "%s is not a class of %d slots", record->tp_name,
-                     RECORD_SLOTS);
+    if (!slots_only(record, RECORD_SLOTS) || !slots_only(flight, FLIGHT_SLOTS)) {
         return NULL;
     }
     Py_ssize_t at_flight[FLIGHT_SLOTS], at_connection[CONNECTION_SLOTS], at_record[RECORD_SLOTS];
@@ -138,7 +163,128 @@ bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(record_type, (PyTypeObject *)Py_NewRef(record));
     Py_XSETREF(methods_known, Py_NewRef(args[3]));
     Py_XSETREF(versions_known, Py_NewRef(args[4]));
+    Py_XSETREF(url_texts, Py_NewRef(args[5]));
+    Py_XSETREF(url_text, Py_NewRef(args[6]));
+    Py_XSETREF(attempt, Py_NewRef(args[7]));
+    Py_XSETREF(clock_now, Py_NewRef(args[8]));
     Py_RETURN_NONE;
+}
+
+/* ``inflight._url_text(url)``: the text remembered for the URL's parsed form, else
+ * what ``_url_text`` makes of it (and remembers). */
+static PyObject *
+url_text_of(PyObject *url)
+{
+    PyObject *key = PyObject_GetAttr(url, uri_reference_name);
+    if (key != NULL) {
+        PyObject *text = PyDict_GetItemWithError(url_texts, key);
+        Py_XINCREF(text);
+        Py_DECREF(key);
+        if (text != NULL) {
+            return text;
+        }
+    }
+    PyErr_Clear();  /* (``_url_text`` asks again, and raises what it should) */
+    return PyObject_CallOneArg(url_text, url);
+}
+
+/* ``inflight._attempt(headers)`` for httpx's and httpx2's ``Headers``: its list of
+ * (raw name, lower-case name, value) triples read here when each is a tuple of bytes,
+ * and an SDK's retry count when it is one header of 1 to 9 ASCII digits; any other
+ * headers, or value, are ``_attempt``'s. */
+static PyObject *
+attempt_of(PyObject *headers)
+{
+    static const char RETRY_COUNT[] = "x-stainless-retry-count";
+    const Py_ssize_t name_length = (Py_ssize_t)(sizeof(RETRY_COUNT) - 1);
+    PyObject *triples = PyObject_GetAttr(headers, list_name);
+    if (triples == NULL) {
+        PyErr_Clear();
+        return PyObject_CallOneArg(attempt, headers);
+    }
+    PyObject *value = NULL;  /* borrowed from its triple, which the list holds */
+    int usual = PyList_CheckExact(triples);
+    for (Py_ssize_t i = 0; usual && i < PyList_GET_SIZE(triples); i++) {
+        PyObject *triple = PyList_GET_ITEM(triples, i);
+        if (!PyTuple_CheckExact(triple) || PyTuple_GET_SIZE(triple) != 3
+            || !PyBytes_CheckExact(PyTuple_GET_ITEM(triple, 1))) {
+            usual = 0;
+            break;
+        }
+        PyObject *name = PyTuple_GET_ITEM(triple, 1);
+        if (PyBytes_GET_SIZE(name) == name_length
+            && memcmp(PyBytes_AS_STRING(name), RETRY_COUNT, (size_t)name_length) == 0) {
+            usual = value == NULL;  /* repeated: joined by ``_attempt`` */
+            value = PyTuple_GET_ITEM(triple, 2);
+        }
+    }
+    long count = 0;
+    if (usual && value != NULL) {
+        Py_ssize_t size = PyBytes_CheckExact(value) ? PyBytes_GET_SIZE(value) : 0;
+        usual = size >= 1 && size <= 9;
+        for (Py_ssize_t i = 0; usual && i < size; i++) {
+            char digit = PyBytes_AS_STRING(value)[i];
+            usual = digit >= '0' && digit <= '9';
+            count = count * 10 + (digit - '0');
+        }
+    }
+    Py_DECREF(triples);
+    if (!usual) {
+        return PyObject_CallOneArg(attempt, headers);
+    }
+    if (value == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLong(count + 1);
+}
+
+/* ``InFlight(None, request, pool, when)``, made here: its slots written where they lie. */
+static PyObject *
+new_flight(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "new_flight(request, pool, when)");
+        return NULL;
+    }
+    if (flight_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "new_flight before bind");
+        return NULL;
+    }
+    PyObject *request = args[0];
+    PyObject *in[FLIGHT_SLOTS] = {NULL};
+    PyObject *request_url = NULL, *headers = NULL;
+    /* In InFlight.__init__'s order: the clock is read last (reading a URL not seen
+     * before takes some microseconds, which are not the request's). */
+    in[F_METHOD] = PyObject_GetAttr(request, method_name);
+    if (in[F_METHOD] == NULL || (request_url = PyObject_GetAttr(request, url_name)) == NULL
+        || (in[F_URL] = url_text_of(request_url)) == NULL
+        || (headers = PyObject_GetAttr(request, headers_name)) == NULL
+        || (in[F_ATTEMPT] = attempt_of(headers)) == NULL
+        || (in[F_START] = PyObject_CallNoArgs(clock_now)) == NULL) {
+        goto failed;
+    }
+    Py_CLEAR(request_url);
+    Py_CLEAR(headers);
+    PyObject *flight = flight_type->tp_alloc(flight_type, 0);
+    if (flight == NULL) {
+        goto failed;
+    }
+    in[F_POOL] = Py_NewRef(args[1]);
+    in[F_WHEN] = Py_NewRef(args[2]);
+    in[F_BUFFERED] = Py_NewRef(Py_False);
+    in[F_UNREAD] = Py_NewRef(Py_False);
+    for (int i = 0; i < FLIGHT_SLOTS; i++) {
+        SLOT(flight, flight_at[i]) = in[i] != NULL ? in[i] : Py_NewRef(Py_None);
+    }
+    return flight;
+
+failed:
+    Py_XDECREF(request_url);
+    Py_XDECREF(headers);
+    for (int i = 0; i < FLIGHT_SLOTS; i++) {
+        Py_XDECREF(in[i]);
+    }
+    return NULL;
 }
 
 /* (mark - start) * 1000.0 as Python computes it, each step rounded to a double (where
@@ -292,7 +438,10 @@ build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "bind(InFlight, Connection, RequestTiming, methods, versions): the classes whose "
-     "slots build reads and writes, and the one string of each usual method and version."},
+     "slots new_flight and build write and read, the one string of each usual method "
+     "and version, inflight's remembered URL texts, and what to call for anything else."},
+    {"new_flight", (PyCFunction)(void (*)(void))new_flight, METH_FASTCALL,
+     "new_flight(request, pool, when): InFlight(None, request, pool, when), made here."},
     {"build", (PyCFunction)(void (*)(void))build, METH_FASTCALL,
      "build(flight, clock_offset): flight.timing(clock_offset), the usual request's "
      "record built here."},
@@ -307,8 +456,15 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__record(void)
 {
-    timing_name = PyUnicode_InternFromString("timing");  /* kept for good */
-    if (timing_name == NULL) {
+    /* kept for good */
+    timing_name = PyUnicode_InternFromString("timing");
+    method_name = PyUnicode_InternFromString("method");
+    url_name = PyUnicode_InternFromString("url");
+    headers_name = PyUnicode_InternFromString("headers");
+    uri_reference_name = PyUnicode_InternFromString("_uri_reference");
+    list_name = PyUnicode_InternFromString("_list");
+    if (timing_name == NULL || method_name == NULL || url_name == NULL
+        || headers_name == NULL || uri_reference_name == NULL || list_name == NULL) {
         return NULL;
     }
     return PyModule_Create(&module);

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 def bind(
@@ -6,6 +7,11 @@ def bind(
     record: type,
     methods: dict[str, str],
     versions: dict[bytes, str],
+    url_texts: dict[Any, str],
+    url_text: Callable[[Any], str],
+    attempt: Callable[[Any], int | None],
+    clock: Callable[[], float],
     /,
 ) -> None: ...
+def new_flight(request: Any, pool: Any, when: str, /) -> Any: ...
 def build(flight: Any, clock_offset: float, /) -> Any: ...

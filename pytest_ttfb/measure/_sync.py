@@ -21,7 +21,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .active import COMPACT_AT, active
-from .inflight import InFlight, current, opened, pool_settings
+from .inflight import InFlight, current, new_flight, opened, pool_settings
 from .network import emulation, resolve
 from .scanner import FirstTokenScanner
 
@@ -242,8 +242,8 @@ class TimingTransport:
         sink = active.sink
         if sink is None:  # no test running: nothing to record into
             return self.inner.handle_request(request)
-        # Started now (None): read once InFlight has the URL's text and the retry count.
-        inflight = InFlight(None, request, self.pool_settings, sink.when)
+        # Started once it has the URL's text and the retry count (InFlight with None).
+        inflight = new_flight(request, self.pool_settings, sink.when)
         token = current.set(inflight)
         try:
             response = self.inner.handle_request(request)

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from operator import itemgetter
 from time import perf_counter, time
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "build_record",
     "connection_prefix",
     "current",
+    "new_flight",
     "opened",
     "pool_settings",
     "short_error",
@@ -466,20 +468,34 @@ def _build_record(flight: InFlight, clock_offset: float) -> RequestTiming:
     return flight.timing(clock_offset)
 
 
-# ``build_record(flight, clock_offset)`` is ``flight.timing(clock_offset)``, where a C
-# compiler was at install time built in one call for the usual request (``_record.c``:
-# about a third of what a watched warm request adds, measured in the README).
-# PYTEST_TTFB_NO_EXTENSIONS set to anything but empty asks for the twin, as in
-# ``scanner``.
+# ``new_flight(request, pool, when)`` is ``InFlight(None, request, pool, when)``, and
+# ``build_record(flight, clock_offset)`` is ``flight.timing(clock_offset)``. Where a C
+# compiler was at install time, both are ``_record.c``'s, which makes the in-flight
+# object and builds the usual request's record in one call each (together about half of
+# what a watched warm request adds, measured in the README). PYTEST_TTFB_NO_EXTENSIONS
+# set to anything but empty asks for the twins, as in ``scanner``.
+new_flight: Callable[[Any, PoolSettings | None, str], InFlight] = partial(InFlight, None)
 build_record: Callable[[InFlight, float], RequestTiming] = _build_record
 EXTENSION = False
 if not os.environ.get("PYTEST_TTFB_NO_EXTENSIONS"):
     try:
         from ._record import bind as _bind
         from ._record import build as _compiled_build
+        from ._record import new_flight as _compiled_new_flight
     except ImportError:  # installed without a compiler (or a checkout's build is stale)
         pass
     else:
-        _bind(InFlight, Connection, RequestTiming, _METHODS, _VERSIONS)
+        _bind(
+            InFlight,
+            Connection,
+            RequestTiming,
+            _METHODS,
+            _VERSIONS,
+            _url_texts,
+            _url_text,
+            _attempt,
+            perf_counter,
+        )
+        new_flight = _compiled_new_flight
         build_record = _compiled_build
         EXTENSION = True
