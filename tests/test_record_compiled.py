@@ -443,3 +443,130 @@ def test_new_flight_lets_go_of_what_it_read_and_keeps_what_the_flight_holds() ->
 def test_new_flight_before_bind_or_with_too_few_arguments_is_refused() -> None:
     with pytest.raises(TypeError, match=r"new_flight\(request, pool, when\)"):
         _record.new_flight(REQUEST, None)  # type: ignore[call-arg]
+
+
+# A network stream's write, stamped in C (``write_stamper``) and by the stream class's
+# own ``write`` method, the reference.
+
+
+class _Inner:
+    """A connection's stream underneath: notes each write, returns a token, or raises."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.writes: list[tuple[Any, ...]] = []
+        self.fails = fails
+        self.token = object()
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> Any:
+        self.writes.append((buffer, timeout))
+        if self.fails:
+            raise OSError("connection reset")
+        return self.token
+
+    def read(self, *args: Any) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
+
+    def get_extra_info(self, name: str) -> Any:
+        return None
+
+
+class _Foreign:
+    """Not an InFlight: the attributes the reference reads and writes, and no more."""
+
+    def __init__(self, sent: Any = None, connection: Any = None) -> None:
+        self.sent, self.connection = sent, connection
+
+
+def _writes(compiled: bool, request: Any, calls: list[tuple[Any, ...]], fails: bool) -> Any:
+    from pytest_ttfb.measure._sync import TimingNetworkStream
+
+    inner = _Inner(fails)
+    connection = Connection("c9", None)
+    stream = TimingNetworkStream(inner, connection)
+    write = stream.write if compiled else TimingNetworkStream.write.__get__(stream)
+    assert (type(write).__name__ == "builtin_function_or_method") is compiled
+    token = inflight_module.current.set(request)
+    results: list[Any] = []
+    try:
+        for args, kwargs in calls:
+            before = inflight_module.perf_counter()
+            try:
+                returned = write(*args, **kwargs)
+                results.append("token" if returned is inner.token else returned)
+            except Exception as exc:
+                results.append(type(exc))
+            after = inflight_module.perf_counter()
+            sent = getattr(request, "sent", None)
+            if isinstance(sent, float) and sent >= before:
+                assert sent <= after  # stamped during this write
+    finally:
+        inflight_module.current.reset(token)
+    return results, inner.writes, connection
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["written", "write fails"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: None,
+        lambda: _usual(),
+        lambda: InFlight(0.0, REQUEST, None, "call"),  # nothing sent yet, no connection
+        lambda: _Foreign(),
+        lambda: _Foreign(sent=1.0),
+        lambda: _Foreign(connection="mine"),
+        lambda: object(),  # no ``sent``: AttributeError, before the write
+    ],
+    ids=["none", "sent", "unsent", "foreign", "foreign sent", "foreign connected", "other"],
+)
+def test_the_compiled_write_stamps_and_writes_as_the_method_does(make: Any, fails: bool) -> None:
+    calls = [((b"GET / HTTP/1.1\r\n\r\n",), {"timeout": 5.0}), ((b"",), {}), ((b"x", None), {})]
+    compiled_request, reference_request = make(), make()
+    ours, our_writes, our_connection = _writes(True, compiled_request, calls, fails)
+    theirs, their_writes, their_connection = _writes(False, reference_request, calls, fails)
+    assert ours == theirs
+    assert our_writes == their_writes  # the same buffers and timeouts, or no write at all
+    initial = make()
+    for request, connection in (
+        (compiled_request, our_connection),
+        (reference_request, their_connection),
+    ):
+        if not isinstance(request, (InFlight, _Foreign)):
+            continue
+        # Stamped sent at the first write (during it: ``_writes``), or left as it was.
+        if initial.sent is None:
+            assert type(request.sent) is float
+        else:
+            assert request.sent == initial.sent
+        # The connection named only where the request had none.
+        if initial.sent is None and initial.connection is None:
+            assert request.connection is connection
+        elif initial.connection is not None:
+            assert request.connection == initial.connection
+
+
+def test_the_compiled_write_keeps_nothing_per_call() -> None:
+    from pytest_ttfb.measure._sync import TimingNetworkStream
+
+    inner = _Inner()
+    stream = TimingNetworkStream(inner, Connection("c1", None))
+    flight = _usual()
+    token = inflight_module.current.set(flight)
+    try:
+        buffer = b"data"
+        stream.write(buffer, timeout=1.0)
+        inner.writes.clear()
+        counts = [sys.getrefcount(x) for x in (flight, buffer, inner.token)]
+        for _ in range(5000):
+            stream.write(buffer, timeout=1.0)
+        inner.writes.clear()
+        assert [sys.getrefcount(x) for x in (flight, buffer, inner.token)] == counts
+    finally:
+        inflight_module.current.reset(token)
+
+
+def test_write_stamper_refuses_what_is_not_a_context_variable() -> None:
+    with pytest.raises(TypeError, match=r"write_stamper\(current, write, connection\)"):
+        _record.write_stamper(None, print, None)

@@ -417,6 +417,85 @@ build_usual(PyObject *flight, PyObject *clock_offset)
     return record;
 }
 
+/* A network stream's write, stamped: ``state`` is (current, write, connection). As
+ * ``_async.AsyncTimingNetworkStream.write`` (the reference): the request in flight (the
+ * context variable ``current``) is stamped sent, and its connection named if it has
+ * none, at its first write; then the stream's own write is called with the same
+ * arguments, and what it returns (in async code, its awaitable) is returned. */
+static PyObject *
+stamped_write(PyObject *state, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *write = PyTuple_GET_ITEM(state, 1), *connection = PyTuple_GET_ITEM(state, 2);
+    PyObject *request;
+    if (PyContextVar_Get(PyTuple_GET_ITEM(state, 0), Py_None, &request) < 0) {
+        return NULL;
+    }
+    int failed = 0;
+    if (request != Py_None && Py_IS_TYPE(request, flight_type)
+        && SLOT(request, flight_at[F_SENT]) != NULL
+        && SLOT(request, flight_at[F_CONNECTION]) != NULL) {
+        if (SLOT(request, flight_at[F_SENT]) == Py_None) {
+            PyObject *now = PyObject_CallNoArgs(clock_now);
+            failed = now == NULL;
+            if (!failed) {  /* (read again: the clock may have run any code) */
+                PyObject *sent = SLOT(request, flight_at[F_SENT]);
+                SLOT(request, flight_at[F_SENT]) = now;
+                Py_XDECREF(sent);
+                PyObject *had = SLOT(request, flight_at[F_CONNECTION]);
+                if (had == Py_None || had == NULL) {
+                    SLOT(request, flight_at[F_CONNECTION]) = Py_NewRef(connection);
+                    Py_XDECREF(had);
+                }
+            }
+        }
+    }
+    else if (request != Py_None) {  /* any other object: as the reference asks it */
+        PyObject *sent = PyObject_GetAttrString(request, "sent");
+        failed = sent == NULL;
+        if (sent == Py_None) {
+            PyObject *now = PyObject_CallNoArgs(clock_now);
+            failed = now == NULL || PyObject_SetAttrString(request, "sent", now) < 0;
+            Py_XDECREF(now);
+            PyObject *had = failed ? NULL : PyObject_GetAttrString(request, "connection");
+            failed |= !failed && had == NULL;
+            if (had == Py_None) {
+                failed = PyObject_SetAttrString(request, "connection", connection) < 0;
+            }
+            Py_XDECREF(had);
+        }
+        Py_XDECREF(sent);
+    }
+    Py_DECREF(request);
+    if (failed) {
+        return NULL;
+    }
+    return PyObject_Vectorcall(write, args, (size_t)nargs, kwnames);
+}
+
+static PyMethodDef stamped_write_def = {
+    "write", (PyCFunction)(void (*)(void))stamped_write, METH_FASTCALL | METH_KEYWORDS,
+    "The stream's write, its request stamped sent at its first write."};
+
+static PyObject *
+write_stamper(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyContextVar_CheckExact(args[0]) || !PyCallable_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "write_stamper(current, write, connection)");
+        return NULL;
+    }
+    if (flight_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "write_stamper before bind");
+        return NULL;
+    }
+    PyObject *state = PyTuple_Pack(3, args[0], args[1], args[2]);
+    if (state == NULL) {
+        return NULL;
+    }
+    PyObject *stamped = PyCFunction_New(&stamped_write_def, state);
+    Py_DECREF(state);
+    return stamped;
+}
+
 static PyObject *
 build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -442,6 +521,9 @@ static PyMethodDef methods[] = {
      "and version, inflight's remembered URL texts, and what to call for anything else."},
     {"new_flight", (PyCFunction)(void (*)(void))new_flight, METH_FASTCALL,
      "new_flight(request, pool, when): InFlight(None, request, pool, when), made here."},
+    {"write_stamper", (PyCFunction)(void (*)(void))write_stamper, METH_FASTCALL,
+     "write_stamper(current, write, connection): a network stream's write that stamps "
+     "the request in flight sent (and its connection) at its first write."},
     {"build", (PyCFunction)(void (*)(void))build, METH_FASTCALL,
      "build(flight, clock_offset): flight.timing(clock_offset), the usual request's "
      "record built here."},

@@ -21,7 +21,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .active import COMPACT_AT, active
-from .inflight import InFlight, current, new_flight, opened, pool_settings
+from .inflight import InFlight, current, new_flight, opened, pool_settings, write_stamper
 from .network import emulation, resolve
 from .scanner import FirstTokenScanner
 
@@ -48,11 +48,15 @@ class TimingNetworkStream:
         self.read = inner.read
         self.close = inner.close
         self.get_extra_info = inner.get_extra_info
+        if write_stamper is not None:  # compiled: ``write`` below, in one builtin call
+            self.write = write_stamper(current, inner.write, connection)  # type: ignore[method-assign]
 
     def write(self, buffer: bytes, timeout: float | None = None) -> Any:
         # A plain method returning what the inner write returns (in async code, its
         # awaitable): no coroutine of ours per write, and there are several a request.
         # httpcore awaits the call at once, so the stamp is the write's start either way.
+        # (The reference for ``_record.write_stamper``, which takes its place where the
+        # module is compiled.)
         request = current.get()
         if request is not None and request.sent is None:
             request.sent = perf_counter()

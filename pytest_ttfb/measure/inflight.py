@@ -42,6 +42,7 @@ __all__ = [
     "opened",
     "pool_settings",
     "short_error",
+    "write_stamper",
 ]
 
 
@@ -476,12 +477,17 @@ def _build_record(flight: InFlight, clock_offset: float) -> RequestTiming:
 # set to anything but empty asks for the twins, as in ``scanner``.
 new_flight: Callable[[Any, PoolSettings | None, str], InFlight] = partial(InFlight, None)
 build_record: Callable[[InFlight, float], RequestTiming] = _build_record
+# ``write_stamper(current, write, connection)``: a network stream's ``write`` that stamps
+# the request in flight as the stream class's own ``write`` method does (which runs
+# where this is None).
+write_stamper: Callable[[Any, Callable[..., Any], Connection], Callable[..., Any]] | None = None
 EXTENSION = False
 if not os.environ.get("PYTEST_TTFB_NO_EXTENSIONS"):
     try:
         from ._record import bind as _bind
         from ._record import build as _compiled_build
         from ._record import new_flight as _compiled_new_flight
+        from ._record import write_stamper as _compiled_write_stamper
     except ImportError:  # installed without a compiler (or a checkout's build is stale)
         pass
     else:
@@ -498,4 +504,5 @@ if not os.environ.get("PYTEST_TTFB_NO_EXTENSIONS"):
         )
         new_flight = _compiled_new_flight
         build_record = _compiled_build
+        write_stamper = _compiled_write_stamper
         EXTENSION = True
