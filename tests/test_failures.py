@@ -374,3 +374,36 @@ def test_the_old_connection_budget_text_is_gone() -> None:
         "no request reached a connection the plugin saw opened "
         "(1 mocked, 1 on a connection opened before the client was watched)"
     )
+
+
+def test_a_request_that_timed_out_before_its_first_byte_breaches_max_ttfb(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    """A request whose read timed out after 500 ms without a byte waited longer than a
+    100 ms first-byte budget, even if the code caught the timeout and the next request
+    was fast (an SDK's retry does exactly that): the budget must fail, naming it."""
+    pytester.makepyfile(
+        H2_CLIENTS
+        + textwrap.dedent(
+            """
+            @pytest.mark.max_ttfb(100)
+            def test_timeout_then_ok(ttfb):
+                with ttfb.watch(httpx2.Client(verify=CONTEXT, http2=True, timeout=0.5)) as c:
+                    with pytest.raises(httpx2.ReadTimeout):
+                        c.get(URL + "/delay/3000")
+                    assert c.get(URL + "/ok").status_code == 200
+            """
+        )
+    )
+    result = pytester.runpytest("--ttfb-mode=live", "--ttfb-json=r.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*max_ttfb(100 ms): max of 2: * ms > 100 ms (1 of 2 request(s) over budget)",
+            "*#1 GET https://127.0.0.1:*/delay/3000*ReadTimeout*",
+            "*no first byte after * ms (ReadTimeout*) > budget 100 ms",
+        ]
+    )
+    (entry,) = json.loads((pytester.path / "r.json").read_text())["tests"]
+    (verdict,) = entry["budgets"]
+    assert verdict["status"] == "fail"
