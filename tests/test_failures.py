@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pytest_ttfb.measure.record import RequestTiming
 from pytest_ttfb.modes.server import LocalServer
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
@@ -401,9 +403,34 @@ def test_a_request_that_timed_out_before_its_first_byte_breaches_max_ttfb(
         [
             "*max_ttfb(100 ms): max of 2: * ms > 100 ms (1 of 2 request(s) over budget)",
             "*#1 GET https://127.0.0.1:*/delay/3000*ReadTimeout*",
+            # The waterfall names the phase it failed in: no byte was downloaded.
+            "*send *|*",
+            "*wait for first byte *|*",
             "*no first byte after * ms (ReadTimeout*) > budget 100 ms",
         ]
     )
     (entry,) = json.loads((pytester.path / "r.json").read_text())["tests"]
     (verdict,) = entry["budgets"]
     assert verdict["status"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("marks", "phase"),
+    [
+        ({"pool_wait_ms": 0.1, "total_ms": 1.0}, "connect"),  # refused
+        ({"pool_wait_ms": 0.1, "dns_ms": 0.2, "connect_ms": 0.5, "total_ms": 9.0}, "tls"),
+        ({"pool_wait_ms": 0.1, "reused": True, "total_ms": 2.0}, "send"),
+        (
+            {"pool_wait_ms": 0.1, "reused": True, "sent_ms": 0.2, "total_ms": 500.0},
+            "wait for first byte",
+        ),
+    ],
+)
+def test_the_waterfall_of_a_request_that_failed_before_its_first_byte_downloads_nothing(
+    marks: dict[str, Any], phase: str
+) -> None:
+    """The failure text's waterfall gives the time up to the error to the phase under
+    way then, as the HAR does; "download" is for bodies."""
+    record = RequestTiming("GET", "https://x.example/", error="ReadTimeout: timed out", **marks)
+    (*_, (name, _, end)) = record.phases()
+    assert (name, end) == (phase, marks["total_ms"])
