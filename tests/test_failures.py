@@ -434,3 +434,44 @@ def test_the_waterfall_of_a_request_that_failed_before_its_first_byte_downloads_
     record = RequestTiming("GET", "https://x.example/", error="ReadTimeout: timed out", **marks)
     (*_, (name, _, end)) = record.phases()
     assert (name, end) == (phase, marks["total_ms"])
+
+
+def test_a_failed_request_counts_against_first_token_budgets_only_if_a_token_was_due() -> None:
+    """A stream (or a request that failed before its headers) that failed after waiting
+    past a first-token budget breached it; a JSON answer whose body then failed was
+    never going to stream a token, and is left out."""
+    from pytest_ttfb.budgets.judge import judge
+    from pytest_ttfb.budgets.kinds import Budget
+
+    budget = Budget("max_first_token", 100.0)
+    ok = RequestTiming(
+        "POST",
+        "https://x.example/",
+        status=200,
+        ttfb_ms=5.0,
+        stream="anthropic",
+        first_token_ms=20.0,
+        total_ms=30.0,
+    )
+    error = "ReadTimeout: timed out"
+    stalled = RequestTiming(
+        "POST",
+        "https://x.example/",
+        status=200,
+        ttfb_ms=5.0,
+        stream="anthropic",
+        total_ms=400.0,
+        error=error,
+    )
+    no_headers = RequestTiming("POST", "https://x.example/", total_ms=400.0, error=error)
+    json_reset = RequestTiming(
+        "POST",
+        "https://x.example/",
+        status=200,
+        ttfb_ms=5.0,
+        total_ms=400.0,
+        error="ReadError: reset",
+    )
+    for failed, status in [(stalled, "fail"), (no_headers, "fail"), (json_reset, "pass")]:
+        (verdict,) = judge([budget], [ok, failed])
+        assert verdict.status == status, (failed, verdict.reason)

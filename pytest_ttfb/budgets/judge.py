@@ -131,10 +131,13 @@ _WAITED_FOR = ("ttfb_ms", "first_token_ms")
 
 
 def waited_without(budget: Budget, r: RequestTiming) -> float | None:
-    """For a request that failed before the moment ``budget`` reads (no first byte, no
-    first token), how long it had waited when it failed: a lower bound of that moment's
-    time, so a wait beyond the limit is a breach. ``None`` for any other request."""
+    """For a request that failed before the moment ``budget`` reads (no first byte; no
+    first token of a stream, or of a request that failed before its headers), how long
+    it had waited when it failed: a lower bound of that moment's time, so a wait beyond
+    the limit is a breach. ``None`` for any other request."""
     if budget.field not in _WAITED_FOR or r.error is None or value_of(budget)(r) is not None:
+        return None
+    if r.ttfb_ms is not None and r.stream is None:  # answered, and no stream: no token due
         return None
     return r.total_ms
 
