@@ -475,3 +475,30 @@ def test_a_failed_request_counts_against_first_token_budgets_only_if_a_token_was
     for failed, status in [(stalled, "fail"), (no_headers, "fail"), (json_reset, "pass")]:
         (verdict,) = judge([budget], [ok, failed])
         assert verdict.status == status, (failed, verdict.reason)
+
+
+def test_a_request_that_never_got_a_connection_is_not_warm() -> None:
+    """A connect that timed out after 5 s is no request on a reused connection: a
+    warm=True budget does not judge it (mocked answers, with no connection, still
+    count as warm)."""
+    from pytest_ttfb.budgets.judge import judge
+    from pytest_ttfb.budgets.kinds import Budget
+
+    budget = Budget("max_ttfb", 100.0, warm=True)
+    warm = RequestTiming(
+        "GET",
+        "https://x.example/",
+        status=200,
+        reused=True,
+        connection_id="c1",
+        ttfb_ms=5.0,
+        total_ms=6.0,
+    )
+    mocked = RequestTiming("GET", "https://x.example/", status=200, ttfb_ms=50.0, total_ms=50.0)
+    timed_out = RequestTiming(
+        "GET", "https://y.example/", total_ms=5000.0, error="ConnectTimeout: timed out"
+    )
+    (verdict,) = judge([budget], [warm, timed_out])
+    assert (verdict.status, verdict.observed) == ("pass", 5.0)
+    (verdict,) = judge([budget], [mocked, timed_out])
+    assert (verdict.status, verdict.observed) == ("pass", 50.0)

@@ -158,7 +158,9 @@ def _filtered(
                 f"all {len(requests)} request(s) were warm-up (warmup={budget.warmup})",
             )
     if budget.warm:
-        chosen = [r for r in chosen if r.reused or r.connection_id is None]
+        # Mocked (answered without a connection) counts as warm; a request that failed
+        # before getting a connection (refused, connect timeout) is neither warm nor cold.
+        chosen = [r for r in chosen if r.reused or (r.connection_id is None and r.status)]
         if not chosen:
             return chosen, Verdict(budget, "n/a", None, "no request on a reused connection")
     if budget.cold:
