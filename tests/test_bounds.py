@@ -234,6 +234,17 @@ MARKER_CASES = [
         False,
         "percentile must be a number in (0, 100], got 10000000000000000000... (401 characters)",
     ),
+    # A rule that is not a string, unhashable included (it was an INTERNALERROR).
+    (
+        "max_first_token(1000, rule=['delta'])",
+        False,
+        "rule must be one of auto, delta, visible, openai, data, got ['delta']",
+    ),
+    (
+        "max_first_token(1000, rule={'delta': 1})",
+        False,
+        "rule must be one of auto, delta, visible, openai, data, got {'delta': 1}",
+    ),
 ]
 
 

@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pytest_ttfb.measure.record import RequestTiming
 from pytest_ttfb.modes.server import LocalServer
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
@@ -374,3 +376,129 @@ def test_the_old_connection_budget_text_is_gone() -> None:
         "no request reached a connection the plugin saw opened "
         "(1 mocked, 1 on a connection opened before the client was watched)"
     )
+
+
+def test_a_request_that_timed_out_before_its_first_byte_breaches_max_ttfb(
+    pytester: pytest.Pytester, local_server: LocalServer
+) -> None:
+    """A request whose read timed out after 500 ms without a byte waited longer than a
+    100 ms first-byte budget, even if the code caught the timeout and the next request
+    was fast (an SDK's retry does exactly that): the budget must fail, naming it."""
+    pytester.makepyfile(
+        H2_CLIENTS
+        + textwrap.dedent(
+            """
+            @pytest.mark.max_ttfb(100)
+            def test_timeout_then_ok(ttfb):
+                with ttfb.watch(httpx2.Client(verify=CONTEXT, http2=True, timeout=0.5)) as c:
+                    with pytest.raises(httpx2.ReadTimeout):
+                        c.get(URL + "/delay/3000")
+                    assert c.get(URL + "/ok").status_code == 200
+            """
+        )
+    )
+    result = pytester.runpytest("--ttfb-mode=live", "--ttfb-json=r.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*max_ttfb(100 ms): max of 2: * ms > 100 ms (1 of 2 request(s) over budget)",
+            "*#1 GET https://127.0.0.1:*/delay/3000*ReadTimeout*",
+            # The waterfall names the phase it failed in: no byte was downloaded.
+            "*send *|*",
+            "*wait for first byte *|*",
+            "*no first byte after * ms (ReadTimeout*) > budget 100 ms",
+        ]
+    )
+    (entry,) = json.loads((pytester.path / "r.json").read_text())["tests"]
+    (verdict,) = entry["budgets"]
+    assert verdict["status"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("marks", "phase"),
+    [
+        ({"pool_wait_ms": 0.1, "total_ms": 1.0}, "connect"),  # refused
+        ({"pool_wait_ms": 0.1, "dns_ms": 0.2, "connect_ms": 0.5, "total_ms": 9.0}, "tls"),
+        ({"pool_wait_ms": 0.1, "reused": True, "total_ms": 2.0}, "send"),
+        (
+            {"pool_wait_ms": 0.1, "reused": True, "sent_ms": 0.2, "total_ms": 500.0},
+            "wait for first byte",
+        ),
+    ],
+)
+def test_the_waterfall_of_a_request_that_failed_before_its_first_byte_downloads_nothing(
+    marks: dict[str, Any], phase: str
+) -> None:
+    """The failure text's waterfall gives the time up to the error to the phase under
+    way then, as the HAR does; "download" is for bodies."""
+    record = RequestTiming("GET", "https://x.example/", error="ReadTimeout: timed out", **marks)
+    (*_, (name, _, end)) = record.phases()
+    assert (name, end) == (phase, marks["total_ms"])
+
+
+def test_a_failed_request_counts_against_first_token_budgets_only_if_a_token_was_due() -> None:
+    """A stream (or a request that failed before its headers) that failed after waiting
+    past a first-token budget breached it; a JSON answer whose body then failed was
+    never going to stream a token, and is left out."""
+    from pytest_ttfb.budgets.judge import judge
+    from pytest_ttfb.budgets.kinds import Budget
+
+    budget = Budget("max_first_token", 100.0)
+    ok = RequestTiming(
+        "POST",
+        "https://x.example/",
+        status=200,
+        ttfb_ms=5.0,
+        stream="anthropic",
+        first_token_ms=20.0,
+        total_ms=30.0,
+    )
+    error = "ReadTimeout: timed out"
+    stalled = RequestTiming(
+        "POST",
+        "https://x.example/",
+        status=200,
+        ttfb_ms=5.0,
+        stream="anthropic",
+        total_ms=400.0,
+        error=error,
+    )
+    no_headers = RequestTiming("POST", "https://x.example/", total_ms=400.0, error=error)
+    json_reset = RequestTiming(
+        "POST",
+        "https://x.example/",
+        status=200,
+        ttfb_ms=5.0,
+        total_ms=400.0,
+        error="ReadError: reset",
+    )
+    for failed, status in [(stalled, "fail"), (no_headers, "fail"), (json_reset, "pass")]:
+        (verdict,) = judge([budget], [ok, failed])
+        assert verdict.status == status, (failed, verdict.reason)
+
+
+def test_a_request_that_never_got_a_connection_is_not_warm() -> None:
+    """A connect that timed out after 5 s is no request on a reused connection: a
+    warm=True budget does not judge it (mocked answers, with no connection, still
+    count as warm)."""
+    from pytest_ttfb.budgets.judge import judge
+    from pytest_ttfb.budgets.kinds import Budget
+
+    budget = Budget("max_ttfb", 100.0, warm=True)
+    warm = RequestTiming(
+        "GET",
+        "https://x.example/",
+        status=200,
+        reused=True,
+        connection_id="c1",
+        ttfb_ms=5.0,
+        total_ms=6.0,
+    )
+    mocked = RequestTiming("GET", "https://x.example/", status=200, ttfb_ms=50.0, total_ms=50.0)
+    timed_out = RequestTiming(
+        "GET", "https://y.example/", total_ms=5000.0, error="ConnectTimeout: timed out"
+    )
+    (verdict,) = judge([budget], [warm, timed_out])
+    assert (verdict.status, verdict.observed) == ("pass", 5.0)
+    (verdict,) = judge([budget], [mocked, timed_out])
+    assert (verdict.status, verdict.observed) == ("pass", 50.0)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from ..measure.calls import SdkCall
 from ..measure.record import RequestTiming
 from ..settings import Settings
-from .judge import Verdict, fmt_ms, value_of
+from .judge import Verdict, fmt_ms, value_of, waited_without
 
 __all__ = [
     "CONNECT_HINT_MS",
@@ -263,7 +263,11 @@ def _over_line(verdict: Verdict, record: RequestTiming, scale: float) -> list[st
     limit = budget.scaled(scale)
     value = value_of(budget)(record)
     if value is None:
-        return []
+        waited = waited_without(budget, record)
+        if waited is None or waited <= limit:
+            return []
+        what = "first byte" if budget.field == "ttfb_ms" else "first token"
+        return [f"    no {what} after {fmt_ms(waited)} ms ({record.error}) > budget {limit:g} ms"]
     if budget.marker == "max_itl":
         over = sum(1 for gap in record.itl_ms or [] if gap > limit)
         return [

@@ -125,6 +125,23 @@ def value_of(budget: Budget) -> Callable[[RequestTiming], float | None]:
     return lambda r: getattr(r, name)
 
 
+# The budgets whose moment a failed request can be seen to have missed: it failed
+# (read timeout, reset) before its first byte or first token, after waiting this long.
+_WAITED_FOR = ("ttfb_ms", "first_token_ms")
+
+
+def waited_without(budget: Budget, r: RequestTiming) -> float | None:
+    """For a request that failed before the moment ``budget`` reads (no first byte; no
+    first token of a stream, or of a request that failed before its headers), how long
+    it had waited when it failed: a lower bound of that moment's time, so a wait beyond
+    the limit is a breach. ``None`` for any other request."""
+    if budget.field not in _WAITED_FOR or r.error is None or value_of(budget)(r) is not None:
+        return None
+    if r.ttfb_ms is not None and r.stream is None:  # answered, and no stream: no token due
+        return None
+    return r.total_ms
+
+
 def _filtered(
     budget: Budget, requests: Sequence[RequestTiming]
 ) -> tuple[list[RequestTiming], Verdict | None]:
@@ -141,7 +158,9 @@ def _filtered(
                 f"all {len(requests)} request(s) were warm-up (warmup={budget.warmup})",
             )
     if budget.warm:
-        chosen = [r for r in chosen if r.reused or r.connection_id is None]
+        # Mocked (answered without a connection) counts as warm; a request that failed
+        # before getting a connection (refused, connect timeout) is neither warm nor cold.
+        chosen = [r for r in chosen if r.reused or (r.connection_id is None and r.status)]
         if not chosen:
             return chosen, Verdict(budget, "n/a", None, "no request on a reused connection")
     if budget.cold:
@@ -298,9 +317,19 @@ def _judge_one(budget: Budget, requests: Sequence[RequestTiming], scale: float) 
         if not eligible:
             return Verdict(budget, "pass", None, "no request opened a connection")
     else:
-        eligible = [r for r in chosen if value(r) is not None]
+        # A request that failed before the moment judged, having waited past the limit,
+        # breached it by at least that wait (an SDK's retry can hide the failure from
+        # the test); one that failed sooner says nothing and is left out.
+        waited = {id(r): w for r in chosen if (w := waited_without(budget, r)) and w > limit}
+        eligible = [r for r in chosen if value(r) is not None or id(r) in waited]
         if not eligible:
             return _nothing(budget, chosen)
+        plain = value
+
+        def value(r: RequestTiming) -> float | None:
+            seen = plain(r)
+            return waited.get(id(r)) if seen is None else seen
+
     if rule == "gaps":  # every gap of every stream is a sample
         values = [gap for r in eligible for gap in r.itl_ms or []]
         noun = "gap(s)"

@@ -117,7 +117,8 @@ def parse_mark(
             f"got {_show(warmup)}"
         )
     rule = kwargs.get("rule")
-    if rule is not None and rule not in FIRST_TOKEN_RULES:
+    # ``isinstance`` first: ``in`` a dict hashes the value, and a list raises TypeError.
+    if rule is not None and (not isinstance(rule, str) or rule not in FIRST_TOKEN_RULES):
         raise BudgetError(f"rule must be one of {', '.join(FIRST_TOKEN_RULES)}, got {_show(rule)}")
     return Budget(name, number, percentile, warm, cold, warmup, rule, chosen)
 

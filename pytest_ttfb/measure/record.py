@@ -163,7 +163,31 @@ class RequestTiming:
             end = max(mark, previous)
             spans.append((name, previous, end))
             previous = end
+        if self.ttfb_ms is None and self.total_ms is not None and spans:
+            # Failed before any response byte: the time up to the error was spent in
+            # the phase under way then, not downloading (the HAR's rule, report/har.py;
+            # the request's line above the waterfall names the error).
+            name, start, end = spans.pop()
+            if name != "download":
+                spans.append((name, start, end))
+            elif end > start or not spans:
+                spans.append((self._in_flight(spans[-1][0] if spans else None), start, end))
         return spans
+
+    def _in_flight(self, last: str | None) -> str:
+        """The phase a request that failed before its first byte was in, given the
+        last phase it finished."""
+        if last is None:
+            return "pool wait"
+        if last == "pool wait":
+            return "send" if self.reused else "connect"
+        if last == "dns":
+            return "connect"
+        if last == "connect":
+            return "tls" if self.url.lower().startswith("https:") else "send"
+        if last == "tls":
+            return "send"
+        return "wait for first byte"
 
     def to_data(self) -> dict[str, Any]:
         """The fields as plain data (``chunk_ms`` a list), for pytest-xdist."""
