@@ -34,6 +34,12 @@
 #if defined(PYPY_VERSION)
 #error "pytest_ttfb.measure._record is built for CPython only"
 #endif
+#if defined(Py_GIL_DISABLED)
+/* Its slot reads and writes rely on the GIL, as the Python they stand for does; on a
+ * free-threaded CPython the build goes on without it (it is optional) and the Python
+ * runs, as for ``_delta``. */
+#error "pytest_ttfb.measure._record needs the GIL"
+#endif
 
 #ifndef Py_T_OBJECT_EX
 #define Py_T_OBJECT_EX T_OBJECT_EX
