@@ -1,10 +1,15 @@
-"""The usual request's record, built in C (``measure/_record.c``), against its reference.
+"""A request's bookkeeping in C (``measure/_record.c``), against the Python it stands for.
 
-``inflight.build_record(flight, clock_offset)`` is ``flight.timing(clock_offset)``; the
-compiled one builds the usual request's record itself (done, no stream of events, a
-watched connection, a usual method and version) by writing the record's slots where
-they lie, and hands any other flight to ``timing``. Here both build from the same raw
-marks, drawn at random, and every field must come out the same, to the bit for floats.
+- ``build(flight, clock_offset)`` is ``flight.timing(clock_offset)``: it builds the
+  usual request's record itself (done, no stream of events, a watched connection, a
+  usual method and version) by writing the record's slots where they lie, and hands
+  any other flight to ``timing``. Both build from the same raw marks, drawn at random,
+  and every field must come out the same, to the bit for floats.
+- ``new_flight(request, pool, when)`` is ``InFlight(None, request, pool, when)``, on
+  generated httpx, httpx2 and foreign requests.
+- ``write_stamper(current, write, connection)`` is the network stream class's own
+  ``write``, on InFlight, foreign and missing requests, and writes that fail.
+
 Skipped where the module is not built (no C compiler; ``.ci/run`` checks it is built).
 """
 
