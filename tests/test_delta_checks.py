@@ -557,3 +557,17 @@ def test_the_chunk_time_is_rounded_as_pythons_even_where_the_fpu_computes_wider(
         stamped: list[float] = []
         wide.stamper(wide.is_delta_event, lambda now=now: now, stamped.append, start)(read)
         assert stamped == [(now - start) * 1000.0], (now, start)
+
+
+def test_a_missing_stale_or_unwanted_build_leaves_the_python_twins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_ttfb.measure._compiled import compiled
+
+    monkeypatch.delenv("PYTEST_TTFB_NO_EXTENSIONS", raising=False)
+    assert compiled("_no_such_module", ()) is None  # installed without a compiler
+    assert compiled("_delta", ("stamper", "a_function_added_since")) is None  # stale
+    if _delta is not None:
+        assert compiled("_delta", ("stamper",)) is _delta
+    monkeypatch.setenv("PYTEST_TTFB_NO_EXTENSIONS", "0")  # any non-empty value
+    assert compiled("_delta", ("stamper",)) is None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 import itertools
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from time import perf_counter, time
 from typing import Any
 
 from ..redact import redact_url
+from ._compiled import compiled
 from .record import PoolSettings, RequestTiming
 from .scanner import (
     EVENTS,
@@ -473,36 +473,28 @@ def _build_record(flight: InFlight, clock_offset: float) -> RequestTiming:
 # ``build_record(flight, clock_offset)`` is ``flight.timing(clock_offset)``. Where a C
 # compiler was at install time, both are ``_record.c``'s, which makes the in-flight
 # object and builds the usual request's record in one call each (together about half of
-# what a watched warm request adds, measured in the README). PYTEST_TTFB_NO_EXTENSIONS
-# set to anything but empty asks for the twins, as in ``scanner``.
+# what a watched warm request adds, measured in the README); else these twins run
+# (``_compiled``).
 new_flight: Callable[[Any, PoolSettings | None, str], InFlight] = partial(InFlight, None)
 build_record: Callable[[InFlight, float], RequestTiming] = _build_record
 # ``write_stamper(current, write, connection)``: a network stream's ``write`` that stamps
 # the request in flight as the stream class's own ``write`` method does (which runs
 # where this is None).
 write_stamper: Callable[[Any, Callable[..., Any], Connection], Callable[..., Any]] | None = None
-EXTENSION = False
-if not os.environ.get("PYTEST_TTFB_NO_EXTENSIONS"):
-    try:
-        from ._record import bind as _bind
-        from ._record import build as _compiled_build
-        from ._record import new_flight as _compiled_new_flight
-        from ._record import write_stamper as _compiled_write_stamper
-    except ImportError:  # installed without a compiler (or a checkout's build is stale)
-        pass
-    else:
-        _bind(
-            InFlight,
-            Connection,
-            RequestTiming,
-            _METHODS,
-            _VERSIONS,
-            _url_texts,
-            _url_text,
-            _attempt,
-            perf_counter,
-        )
-        new_flight = _compiled_new_flight
-        build_record = _compiled_build
-        write_stamper = _compiled_write_stamper
-        EXTENSION = True
+_record = compiled("_record", ("bind", "new_flight", "build", "write_stamper"))
+EXTENSION = _record is not None
+if _record is not None:
+    _record.bind(
+        InFlight,
+        Connection,
+        RequestTiming,
+        _METHODS,
+        _VERSIONS,
+        _url_texts,
+        _url_text,
+        _attempt,
+        perf_counter,
+    )
+    new_flight = _record.new_flight
+    build_record = _record.build
+    write_stamper = _record.write_stamper

@@ -24,13 +24,14 @@ each rule that fits the stream's shape (``by_rule``).
 from __future__ import annotations
 
 import json
-import os
 import re
 import zlib
 from array import array
 from collections.abc import Callable
 from time import perf_counter
 from typing import Any
+
+from ._compiled import compiled
 
 __all__ = [
     "ANTHROPIC",
@@ -185,9 +186,7 @@ def _stamper(
 
 
 # Compiled where a C compiler was at install time (each a fraction of a microsecond
-# less a chunk, measured in the README), else the twins above.
-# PYTEST_TTFB_NO_EXTENSIONS set to anything but empty asks for the twins, even "0" (as
-# aio-libs' *_NO_EXTENSIONS do: bool(os.environ.get(...))).
+# less a chunk, measured in the README), else the twins above (``_compiled``).
 is_delta_event: Callable[[object], bool] = _is_delta_event
 is_output_delta_event: Callable[[object], bool] = _is_output_delta_event
 is_chat_content_event: Callable[[object], bool] = _is_chat_content_event
@@ -195,23 +194,15 @@ stamper: Callable[
     [Callable[[object], bool], Callable[[], float], Callable[[float], object], float],
     Callable[[object], bool],
 ] = _stamper
-EXTENSION = False
-if not os.environ.get("PYTEST_TTFB_NO_EXTENSIONS"):
-    try:
-        from ._delta import is_chat_content_event as _chat
-        from ._delta import is_delta_event as _anthropic
-        from ._delta import is_output_delta_event as _responses
-        from ._delta import stamper as _compiled_stamper
-    except ImportError:  # installed without a compiler (or a checkout's build is stale)
-        pass
-    else:
-        is_delta_event, is_output_delta_event, is_chat_content_event = (
-            _anthropic,
-            _responses,
-            _chat,
-        )
-        stamper = _compiled_stamper
-        EXTENSION = True
+_delta = compiled(
+    "_delta", ("is_delta_event", "is_output_delta_event", "is_chat_content_event", "stamper")
+)
+EXTENSION = _delta is not None
+if _delta is not None:
+    is_delta_event = _delta.is_delta_event
+    is_output_delta_event = _delta.is_output_delta_event
+    is_chat_content_event = _delta.is_chat_content_event
+    stamper = _delta.stamper
 
 
 class _Rule:
