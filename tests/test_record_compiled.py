@@ -40,17 +40,7 @@ except ImportError:  # built without a C compiler: the twin alone runs
 
 built = pytest.mark.skipif(_record is None, reason="pytest_ttfb.measure._record not built")
 pytestmark = built
-BINDING = (
-    InFlight,
-    Connection,
-    RequestTiming,
-    inflight_module._METHODS,
-    inflight_module._VERSIONS,
-    inflight_module._url_texts,
-    inflight_module._url_text,
-    inflight_module._attempt,
-    inflight_module.perf_counter,
-)
+BINDING = inflight_module._BINDING
 if _record is not None:  # as inflight binds it (not done under PYTEST_TTFB_NO_EXTENSIONS)
     _record.bind(*BINDING)
 
@@ -200,18 +190,19 @@ def test_a_record_built_keeps_no_reference_and_lets_go_of_what_it_held() -> None
     _record.build(flight, 0.0)  # warm: interned strings, free lists
     flight.record = None
     before = sys.gettotalrefcount() if hasattr(sys, "gettotalrefcount") else None
-    counts = [sys.getrefcount(x) for x in (flight.url, flight.when, POOL, flight.start)]
+
+    def held() -> list[int]:
+        return [sys.getrefcount(x) for x in (flight.url, flight.when, POOL, flight.start)]
+
+    counts = held()
     for _ in range(2000):
         flight.record = None
         flight.extensions = {"network_stream": None}
         record = _record.build(flight, 1.0)
-    assert [sys.getrefcount(x) for x in (flight.url, flight.when, POOL, flight.start)] == [
-        c + 1
-        for c in counts  # one record left holding each
-    ]
+    assert held() == [c + 1 for c in counts]  # one record left holding each
     del record
     flight.record = None
-    assert [sys.getrefcount(x) for x in (flight.url, flight.when, POOL, flight.start)] == counts
+    assert held() == counts
     if before is not None:  # a debug build counts every reference
         assert sys.gettotalrefcount() - before < 50
 

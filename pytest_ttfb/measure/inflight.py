@@ -481,20 +481,23 @@ build_record: Callable[[InFlight, float], RequestTiming] = _build_record
 # the request in flight as the stream class's own ``write`` method does (which runs
 # where this is None).
 write_stamper: Callable[[Any, Callable[..., Any], Connection], Callable[..., Any]] | None = None
+# What ``_record.bind`` is given: the classes whose slots it reads and writes, the usual
+# methods' and versions' strings, the URL texts remembered, and what it calls otherwise.
+_BINDING = (
+    InFlight,
+    Connection,
+    RequestTiming,
+    _METHODS,
+    _VERSIONS,
+    _url_texts,
+    _url_text,
+    _attempt,
+    perf_counter,
+)
 _record = compiled("_record", ("bind", "new_flight", "build", "write_stamper"))
 EXTENSION = _record is not None
 if _record is not None:
-    _record.bind(
-        InFlight,
-        Connection,
-        RequestTiming,
-        _METHODS,
-        _VERSIONS,
-        _url_texts,
-        _url_text,
-        _attempt,
-        perf_counter,
-    )
+    _record.bind(*_BINDING)
     new_flight = _record.new_flight
     build_record = _record.build
     write_stamper = _record.write_stamper
