@@ -482,8 +482,14 @@ def _writes(compiled: bool, request: Any, calls: list[tuple[Any, ...]], fails: b
     inner = _Inner(fails)
     connection = Connection("c9", None)
     stream = TimingNetworkStream(inner, connection)
-    write = stream.write if compiled else TimingNetworkStream.write.__get__(stream)
-    assert (type(write).__name__ == "builtin_function_or_method") is compiled
+    # The stream's own write is the compiled one wherever inflight uses the module (not
+    # under PYTEST_TTFB_NO_EXTENSIONS); here each is made explicitly.
+    compiled_in_use = inflight_module.write_stamper is not None
+    assert (type(stream.write).__name__ == "builtin_function_or_method") is compiled_in_use
+    if compiled:
+        write = _record.write_stamper(inflight_module.current, inner.write, connection)
+    else:
+        write = TimingNetworkStream.write.__get__(stream)
     token = inflight_module.current.set(request)
     results: list[Any] = []
     try:
@@ -544,19 +550,17 @@ def test_the_compiled_write_stamps_and_writes_as_the_method_does(make: Any, fail
 
 
 def test_the_compiled_write_keeps_nothing_per_call() -> None:
-    from pytest_ttfb.measure._sync import TimingNetworkStream
-
     inner = _Inner()
-    stream = TimingNetworkStream(inner, Connection("c1", None))
+    write = _record.write_stamper(inflight_module.current, inner.write, Connection("c1", None))
     flight = _usual()
     token = inflight_module.current.set(flight)
     try:
         buffer = b"data"
-        stream.write(buffer, timeout=1.0)
+        write(buffer, timeout=1.0)
         inner.writes.clear()
         counts = [sys.getrefcount(x) for x in (flight, buffer, inner.token)]
         for _ in range(5000):
-            stream.write(buffer, timeout=1.0)
+            write(buffer, timeout=1.0)
         inner.writes.clear()
         assert [sys.getrefcount(x) for x in (flight, buffer, inner.token)] == counts
     finally:
