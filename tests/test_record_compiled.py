@@ -9,6 +9,8 @@
   generated httpx, httpx2 and foreign requests.
 - ``write_stamper(current, write, connection)`` is the network stream class's own
   ``write``, on InFlight, foreign and missing requests, and writes that fail.
+- ``first_chunk(flight, chunk)`` is ``InFlight.first_chunk``, on generated first bytes
+  and httpx, httpx2 and foreign headers, encoded or not.
 
 Skipped where the module is not built (no C compiler; ``.ci/run`` checks it is built).
 """
@@ -570,3 +572,176 @@ def test_the_compiled_write_keeps_nothing_per_call() -> None:
 def test_write_stamper_refuses_what_is_not_a_context_variable() -> None:
     with pytest.raises(TypeError, match=r"write_stamper\(current, write, connection\)"):
         _record.write_stamper(None, print, None)
+
+
+# A body's first chunk, looked at in C (``first_chunk``) and by ``InFlight.first_chunk``,
+# the reference.
+
+
+class _ListOf:
+    """Headers whose ``_list`` is anything (a property that may raise)."""
+
+    def __init__(self, triples: Any) -> None:
+        self._triples = triples
+
+    @property
+    def _list(self) -> Any:
+        if isinstance(self._triples, BaseException):
+            raise self._triples
+        return self._triples
+
+    def __contains__(self, name: object) -> bool:
+        return False
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+def _headers(kind: str, encoding: str | None) -> Any:
+    pairs = [("content-type", "application/json"), ("content-length", "2")]
+    if encoding is not None:
+        pairs.append(("Content-Encoding", encoding))
+    if kind == "httpx":
+        return httpx.Headers(pairs)
+    if kind == "httpx2":
+        import httpx2
+
+        return httpx2.Headers(pairs)
+    if kind == "none":
+        return None
+    if kind == "dict":  # no ``_list``: asked the usual way
+        return dict(pairs)
+    lower = [(k.encode(), k.lower().encode(), v.encode()) for k, v in pairs]
+    return _ListOf(
+        {
+            "lists": [list(triple) for triple in lower],
+            "str names": [(k, k.decode(), v) for k, _, v in lower],
+            "pairs": [triple[:2] for triple in lower],
+            "tuple": tuple(lower),
+            "raises": AttributeError("_list"),
+            "fails": RuntimeError("headers broken"),
+        }[kind]
+    )
+
+
+HEADER_KINDS = ["httpx", "httpx2", "none", "dict", "lists", "str names", "pairs", "tuple"]
+HEADER_KINDS += ["raises", "fails"]
+# The bytes a body may start with: a byte-order mark's, line ends, event fields' initials,
+# JSON's, and others.
+first_bytes = st.sampled_from([b"\xef", b"\xbb", b"\xbf", b"\r", b"\n", b"e", b"d", b"i"])
+first_bytes |= st.sampled_from([b"r", b":", b"{", b"[", b"\x00", b"\x1f", b"E", b" "])
+first_bytes |= st.binary(min_size=1, max_size=1)
+chunks = st.lists(first_bytes, max_size=4).map(b"".join) | st.sampled_from(
+    [
+        b"{}",
+        b'{"type":"message"}',
+        b"event: message_start\ndata: {}\n\n",
+        b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n',
+        b"\xef\xbb\xbf{}",
+        b"\r\n\r\n",
+        b"",
+        b"\x1f\x8b\x08\x00",
+    ]
+)
+
+
+def _first_chunk(compiled: bool, chunk: Any, kind: str, encoding: str | None, record: bool) -> Any:
+    flight = _usual()
+    flight.first_body = flight.end = None
+    flight.response_headers = _headers(kind, encoding)
+    if record:
+        flight.timing(0.5)
+    before = inflight_module.perf_counter()
+    try:
+        if compiled:
+            result: Any = _record.first_chunk(flight, chunk)
+        else:
+            result = InFlight.first_chunk(flight, chunk)
+    except Exception as exc:
+        result = exc
+    after = inflight_module.perf_counter()
+    # Stamped first, during the call, whatever came next.
+    assert type(flight.first_body) is float
+    assert before <= flight.first_body <= after
+    if record:  # refreshed: the record has the first body byte
+        assert flight.record is not None
+        assert flight.record.first_body_byte_ms == (flight.first_body - flight.start) * 1000.0
+    scanner = flight.scanner
+    return (
+        repr(result) if isinstance(result, Exception) else type(result),
+        result is scanner if scanner is not None else None,
+        type(scanner),
+        None if scanner is None else (scanner.found, bytes(scanner.head)),
+        flight.response_headers is None,
+        flight.unread,
+    )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    chunk=chunks,
+    kind=st.sampled_from(HEADER_KINDS),
+    encoding=st.sampled_from([None, "gzip", "identity", "br", "x-unknown"]),
+    record=st.booleans(),
+)
+def test_the_compiled_first_chunk_looks_at_a_body_as_the_method_does(
+    chunk: bytes, kind: str, encoding: str | None, record: bool
+) -> None:
+    ours = _first_chunk(True, chunk, kind, encoding, record)
+    theirs = _first_chunk(False, chunk, kind, encoding, record)
+    assert ours == theirs
+
+
+class _Bytes(bytes):
+    pass
+
+
+def test_the_usual_json_body_is_looked_at_here_without_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+
+    def spy(name: str) -> Any:
+        method = getattr(InFlight, name)
+
+        def spied(self: InFlight, *args: Any) -> Any:
+            asked.append(name)
+            return method(self, *args)
+
+        return spied
+
+    for name in ("first_chunk", "_events", "_decoding", "refresh"):
+        monkeypatch.setattr(InFlight, name, spy(name))
+    flight = _usual()
+    flight.response_headers = _headers("httpx2", None)
+    assert _record.first_chunk(flight, b'{"id":1}') is None
+    assert asked == []  # none of the Python ran
+    assert flight.response_headers is None  # let go, as _decoding does
+    flight = _usual()
+    flight.response_headers = _headers("httpx", "gzip")  # encoded: _decoding's to read
+    _record.first_chunk(flight, b"\x1f\x8b")
+    flight = _usual()
+    _record.first_chunk(flight, b"event: ping\n\n")  # maybe events: _events'
+    assert asked == ["_decoding", "_events"]
+    flight = _usual()
+    flight.timing(0.5)
+    asked.clear()
+    _record.first_chunk(flight, b"{}")  # a record to refresh: its own method
+    _record.first_chunk(flight, _Bytes(b"{}"))  # not exactly bytes: first_chunk's own
+    assert asked == ["refresh", "first_chunk", "refresh", "_decoding"]
+
+
+def test_the_compiled_first_chunk_keeps_nothing_per_call() -> None:
+    chunk = b'{"id":1}'
+    headers = _headers("httpx", None)
+    flight = _usual()
+    counts = [sys.getrefcount(x) for x in (flight, chunk, headers, headers._list)]
+    for _ in range(5000):
+        flight.response_headers = headers
+        assert _record.first_chunk(flight, chunk) is None
+    assert [sys.getrefcount(x) for x in (flight, chunk, headers, headers._list)] == counts
+
+
+def test_first_chunk_refuses_too_few_arguments() -> None:
+    with pytest.raises(TypeError, match=r"first_chunk\(flight, chunk\)"):
+        _record.first_chunk(_usual())  # type: ignore[call-arg]

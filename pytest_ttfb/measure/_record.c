@@ -12,8 +12,15 @@
  * connection, its method and HTTP version among the usual ones. For any other it calls
  * ``flight.timing(clock_offset)`` itself.
  *
- * Built when a C compiler is there; else ``inflight.new_flight`` and
- * ``inflight.build_record`` are the reference's (see the README's performance section).
+ * ``first_chunk(flight, chunk)`` is ``flight.first_chunk(chunk)``: a body's first chunk
+ * stamped, and, for the usual JSON-like body that is not content-encoded, looked at and
+ * let go here; a body that may be a stream of events, or is encoded, goes on to the
+ * reference's own methods once stamped. ``write_stamper`` makes a network stream's write
+ * that stamps its request sent.
+ *
+ * Built when a C compiler is there; else ``inflight.new_flight``, ``build_record``,
+ * ``first_chunk`` and ``write_stamper`` are the reference's (see the README's
+ * performance section).
  *
  * Why C, and why not the limited API: in Python, making the in-flight object (25 slots
  * and two header and URL lookups) and building the record (a dataclass of 27 fields: the
@@ -41,6 +48,9 @@
 #error "pytest_ttfb.measure._record needs the GIL"
 #endif
 
+#if PY_VERSION_HEX < 0x030D0000
+#define PyObject_GetOptionalAttr _PyObject_LookupAttr
+#endif
 #ifndef Py_T_OBJECT_EX
 #define Py_T_OBJECT_EX T_OBJECT_EX
 #endif
@@ -92,7 +102,7 @@ static PyObject *methods_known, *versions_known;  /* dicts: the one string each 
  * Python functions for anything else: _url_text, _attempt, and the clock. */
 static PyObject *url_texts, *url_text, *attempt, *clock_now;
 static PyObject *timing_name, *method_name, *url_name, *headers_name, *uri_reference_name,
-    *list_name;
+    *list_name, *first_chunk_name, *refresh_name, *events_name, *decoding_name;
 
 #define SLOT(object, offset) (*(PyObject **)((char *)(object) + (offset)))
 
@@ -502,6 +512,101 @@ write_stamper(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return stamped;
 }
 
+/* Whether httpx's or httpx2's ``Headers`` ``headers`` has no header ``content-encoding``:
+ * 1 when its list of (raw name, lower-case name, value) triples, each a tuple of which
+ * the lower-case name is bytes, has none of that name; 0 when it has one, or is any
+ * other shape (``_decoding`` then reads it); -1 with an exception. */
+static int
+not_encoded(PyObject *headers)
+{
+    static const char CONTENT_ENCODING[] = "content-encoding";
+    const Py_ssize_t name_length = (Py_ssize_t)(sizeof(CONTENT_ENCODING) - 1);
+    PyObject *triples;
+    if (PyObject_GetOptionalAttr(headers, list_name, &triples) < 0) {
+        return -1;
+    }
+    int none = triples != NULL && PyList_CheckExact(triples);
+    for (Py_ssize_t i = 0; none && i < PyList_GET_SIZE(triples); i++) {
+        PyObject *triple = PyList_GET_ITEM(triples, i);
+        if (!PyTuple_CheckExact(triple) || PyTuple_GET_SIZE(triple) != 3
+            || !PyBytes_CheckExact(PyTuple_GET_ITEM(triple, 1))) {
+            none = 0;
+            break;
+        }
+        PyObject *name = PyTuple_GET_ITEM(triple, 1);
+        none = !(PyBytes_GET_SIZE(name) == name_length
+                 && memcmp(PyBytes_AS_STRING(name), CONTENT_ENCODING, (size_t)name_length) == 0);
+    }
+    Py_XDECREF(triples);
+    return none;
+}
+
+/* ``flight.first_chunk(chunk)`` (inflight.py, the reference): the first body byte
+ * stamped, the record refreshed if there is one, and for a body whose first bytes (past
+ * a byte-order mark and line ends) are no event field's, and whose headers say it is
+ * not content-encoded, the usual JSON-like body, the headers let go and None. A body
+ * that may be a stream of events goes to ``flight._events(chunk)``, an encoded one (or
+ * headers of another shape) to ``flight._decoding(chunk)``, once stamped; anything but
+ * an InFlight and bytes to ``flight.first_chunk(chunk)`` itself. */
+static PyObject *
+first_chunk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "first_chunk(flight, chunk)");
+        return NULL;
+    }
+    PyObject *flight = args[0], *chunk = args[1];
+    if (flight_type == NULL || !Py_IS_TYPE(flight, flight_type) || !PyBytes_CheckExact(chunk)
+        || SLOT(flight, flight_at[F_RECORD]) == NULL) {
+        return PyObject_CallMethodOneArg(flight, first_chunk_name, chunk);
+    }
+    PyObject *now = PyObject_CallNoArgs(clock_now);
+    if (now == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(SLOT(flight, flight_at[F_FIRST_BODY]), now);
+    PyObject *record = SLOT(flight, flight_at[F_RECORD]);
+    if (record == NULL) {  /* (deleted by what the clock ran) */
+        PyErr_SetString(PyExc_AttributeError, "record");
+        return NULL;
+    }
+    if (record != Py_None) {
+        PyObject *refreshed = PyObject_CallMethodNoArgs(flight, refresh_name);
+        if (refreshed == NULL) {
+            return NULL;
+        }
+        Py_DECREF(refreshed);
+    }
+    const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(chunk);
+    Py_ssize_t size = PyBytes_GET_SIZE(chunk), at = 0;
+    while (at < size && (bytes[at] == 0xEF || bytes[at] == 0xBB || bytes[at] == 0xBF
+                         || bytes[at] == '\r' || bytes[at] == '\n')) {
+        at++;
+    }
+    /* scanner.FIELD_INITIALS: what an event field may start with */
+    if (at == size || memchr("edir:", bytes[at], 5) != NULL) {
+        return PyObject_CallMethodOneArg(flight, events_name, chunk);
+    }
+    /* As ``_decoding``: the headers let go first, then read (and so let go even if
+     * reading them raises); put back for ``_decoding`` if they are not the usual
+     * unencoded ones (a foreign ``_list`` is then read twice). */
+    PyObject *headers = SLOT(flight, flight_at[F_RESPONSE_HEADERS]);
+    if (headers == NULL) {  /* deleted: ``_decoding`` raises as it should */
+        return PyObject_CallMethodOneArg(flight, decoding_name, chunk);
+    }
+    SLOT(flight, flight_at[F_RESPONSE_HEADERS]) = Py_NewRef(Py_None);
+    int plain = headers == Py_None ? 1 : not_encoded(headers);
+    if (plain == 0) {
+        Py_XSETREF(SLOT(flight, flight_at[F_RESPONSE_HEADERS]), headers);
+        return PyObject_CallMethodOneArg(flight, decoding_name, chunk);
+    }
+    Py_DECREF(headers);
+    if (plain < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -530,6 +635,9 @@ static PyMethodDef methods[] = {
     {"write_stamper", (PyCFunction)(void (*)(void))write_stamper, METH_FASTCALL,
      "write_stamper(current, write, connection): a network stream's write that stamps "
      "the request in flight sent (and its connection) at its first write."},
+    {"first_chunk", (PyCFunction)(void (*)(void))first_chunk, METH_FASTCALL,
+     "first_chunk(flight, chunk): flight.first_chunk(chunk), the usual JSON-like body's "
+     "first chunk stamped and looked at here."},
     {"build", (PyCFunction)(void (*)(void))build, METH_FASTCALL,
      "build(flight, clock_offset): flight.timing(clock_offset), the usual request's "
      "record built here."},
@@ -551,8 +659,14 @@ PyInit__record(void)
     headers_name = PyUnicode_InternFromString("headers");
     uri_reference_name = PyUnicode_InternFromString("_uri_reference");
     list_name = PyUnicode_InternFromString("_list");
+    first_chunk_name = PyUnicode_InternFromString("first_chunk");
+    refresh_name = PyUnicode_InternFromString("refresh");
+    events_name = PyUnicode_InternFromString("_events");
+    decoding_name = PyUnicode_InternFromString("_decoding");
     if (timing_name == NULL || method_name == NULL || url_name == NULL
-        || headers_name == NULL || uri_reference_name == NULL || list_name == NULL) {
+        || headers_name == NULL || uri_reference_name == NULL || list_name == NULL
+        || first_chunk_name == NULL || refresh_name == NULL || events_name == NULL
+        || decoding_name == NULL) {
         return NULL;
     }
     return PyModule_Create(&module);

@@ -21,7 +21,15 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .active import COMPACT_AT, active
-from .inflight import InFlight, current, new_flight, opened, pool_settings, write_stamper
+from .inflight import (
+    InFlight,
+    current,
+    first_chunk,
+    new_flight,
+    opened,
+    pool_settings,
+    write_stamper,
+)
 from .network import emulation, resolve
 from .scanner import FirstTokenScanner
 
@@ -185,7 +193,11 @@ class TimingByteStream:
                                 after(seen)
                                 steady = scanner.steady()
                             else:
-                                scanner = request.body_chunk(scanner, seen)
+                                scanner = (
+                                    first_chunk(request, seen)  # (in C, where built)
+                                    if scanner is None
+                                    else request.body_chunk(scanner, seen)
+                                )
                                 if scanner is None:
                                     watching = False
                                 elif scanner.found and type(scanner) is FirstTokenScanner:

@@ -38,6 +38,7 @@ __all__ = [
     "build_record",
     "connection_prefix",
     "current",
+    "first_chunk",
     "new_flight",
     "opened",
     "pool_settings",
@@ -274,21 +275,40 @@ class InFlight:
         times, usage, first tokens). Called with ``None`` for the first chunk, then
         with what it handed back, for every chunk, until that is ``None`` (the body is
         no stream of events)."""
-        if scanner is not None:  # the hot path: every chunk of a stream
-            found = scanner.feed(chunk)
-            if found is False:
-                return scanner
-        else:
-            self.first_body = perf_counter()
-            if self.record is not None:
-                self.refresh()
-            head = chunk.lstrip(b"\xef\xbb\xbf\r\n")
-            if head and head[:1] not in FIELD_INITIALS:  # JSON and the like, or encoded
-                return self._decoding(chunk)
-            scanner = self.scanner = FirstTokenScanner(first_token_rule.name, self.start)
-            found = scanner.feed(chunk)
-            if found is False:
-                return scanner
+        if scanner is None:
+            return self.first_chunk(chunk)
+        found = scanner.feed(chunk)  # the hot path: every chunk of a stream
+        if found is False:
+            return scanner
+        return self._fed(scanner, found)
+
+    def first_chunk(self, chunk: bytes) -> FirstTokenScanner | None:
+        """``body_chunk(None, chunk)``: stamp the first body byte, then look at the
+        body's first bytes. A stream of events gets its scanner, handed back; any other
+        body ``None``, unless it is content-encoded (``_decoding``).
+
+        ``inflight.first_chunk`` is ``_record.first_chunk`` where that is built: this,
+        in C, for the usual JSON-like body (its headers read where they lie); anything
+        else it hands to ``_events`` or ``_decoding`` once it has stamped."""
+        self.first_body = perf_counter()
+        if self.record is not None:
+            self.refresh()
+        head = chunk.lstrip(b"\xef\xbb\xbf\r\n")
+        if head and head[:1] not in FIELD_INITIALS:  # JSON and the like, or encoded
+            return self._decoding(chunk)
+        return self._events(chunk)
+
+    def _events(self, chunk: bytes) -> FirstTokenScanner | None:
+        """The first chunk of what may be a stream of events: its scanner, fed."""
+        scanner = self.scanner = FirstTokenScanner(first_token_rule.name, self.start)
+        found = scanner.feed(chunk)
+        if found is False:
+            return scanner
+        return self._fed(scanner, found)
+
+    def _fed(self, scanner: FirstTokenScanner, found: bool | None) -> FirstTokenScanner | None:
+        """After a chunk that settled the scanner: a first token (``found``), else no
+        stream of events after all (``None``)."""
         if found:
             self._token(scanner)
             return scanner
@@ -481,6 +501,9 @@ build_record: Callable[[InFlight, float], RequestTiming] = _build_record
 # the request in flight as the stream class's own ``write`` method does (which runs
 # where this is None).
 write_stamper: Callable[[Any, Callable[..., Any], Connection], Callable[..., Any]] | None = None
+# ``first_chunk(flight, chunk)`` is ``flight.first_chunk(chunk)``: what the byte streams
+# call for a body's first chunk.
+first_chunk: Callable[[InFlight, bytes], FirstTokenScanner | None] = InFlight.first_chunk
 # What ``_record.bind`` is given: the classes whose slots it reads and writes, the usual
 # methods' and versions' strings, the URL texts remembered, and what it calls otherwise.
 _BINDING = (
@@ -494,10 +517,11 @@ _BINDING = (
     _attempt,
     perf_counter,
 )
-_record = compiled("_record", ("bind", "new_flight", "build", "write_stamper"))
+_record = compiled("_record", ("bind", "new_flight", "build", "write_stamper", "first_chunk"))
 EXTENSION = _record is not None
 if _record is not None:
     _record.bind(*_BINDING)
     new_flight = _record.new_flight
     build_record = _record.build
     write_stamper = _record.write_stamper
+    first_chunk = _record.first_chunk
