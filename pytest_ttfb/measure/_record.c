@@ -204,36 +204,50 @@ url_text_of(PyObject *url)
     return PyObject_CallOneArg(url_text, url);
 }
 
-/* ``inflight._attempt(headers)`` for httpx's and httpx2's ``Headers``: its list of
- * (raw name, lower-case name, value) triples read here when each is a tuple of bytes,
- * and an SDK's retry count when it is one header of 1 to 9 ASCII digits; any other
- * headers, or value, are ``_attempt``'s. */
+/* How many of the (raw name, lower-case name, value) triples of httpx's and httpx2's
+ * ``Headers`` (its ``_list``) are named ``name`` (lower-case, ``length`` bytes), the value
+ * of the last in ``*value`` (borrowed: the list holds it); -1 (and no exception) when
+ * ``triples`` is not a list of such tuples with bytes for their lower-case names. */
+static Py_ssize_t
+named_in(PyObject *triples, const char *name, Py_ssize_t length, PyObject **value)
+{
+    if (!PyList_CheckExact(triples)) {
+        return -1;
+    }
+    Py_ssize_t found = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(triples); i++) {
+        PyObject *triple = PyList_GET_ITEM(triples, i);
+        if (!PyTuple_CheckExact(triple) || PyTuple_GET_SIZE(triple) != 3
+            || !PyBytes_CheckExact(PyTuple_GET_ITEM(triple, 1))) {
+            return -1;
+        }
+        PyObject *key = PyTuple_GET_ITEM(triple, 1);
+        if (PyBytes_GET_SIZE(key) == length
+            && memcmp(PyBytes_AS_STRING(key), name, (size_t)length) == 0) {
+            found++;
+            *value = PyTuple_GET_ITEM(triple, 2);
+        }
+    }
+    return found;
+}
+
+/* ``inflight._attempt(headers)`` for httpx's and httpx2's ``Headers``: its triples read
+ * here (``named_in``), and an SDK's retry count when it is one header of 1 to 9 ASCII
+ * digits; any other headers, or value (a repeated header is joined by ``_attempt``),
+ * are ``_attempt``'s. */
 static PyObject *
 attempt_of(PyObject *headers)
 {
     static const char RETRY_COUNT[] = "x-stainless-retry-count";
-    const Py_ssize_t name_length = (Py_ssize_t)(sizeof(RETRY_COUNT) - 1);
     PyObject *triples = PyObject_GetAttr(headers, list_name);
     if (triples == NULL) {
         PyErr_Clear();
         return PyObject_CallOneArg(attempt, headers);
     }
-    PyObject *value = NULL;  /* borrowed from its triple, which the list holds */
-    int usual = PyList_CheckExact(triples);
-    for (Py_ssize_t i = 0; usual && i < PyList_GET_SIZE(triples); i++) {
-        PyObject *triple = PyList_GET_ITEM(triples, i);
-        if (!PyTuple_CheckExact(triple) || PyTuple_GET_SIZE(triple) != 3
-            || !PyBytes_CheckExact(PyTuple_GET_ITEM(triple, 1))) {
-            usual = 0;
-            break;
-        }
-        PyObject *name = PyTuple_GET_ITEM(triple, 1);
-        if (PyBytes_GET_SIZE(name) == name_length
-            && memcmp(PyBytes_AS_STRING(name), RETRY_COUNT, (size_t)name_length) == 0) {
-            usual = value == NULL;  /* repeated: joined by ``_attempt`` */
-            value = PyTuple_GET_ITEM(triple, 2);
-        }
-    }
+    PyObject *value = NULL;
+    Py_ssize_t found =
+        named_in(triples, RETRY_COUNT, (Py_ssize_t)(sizeof(RETRY_COUNT) - 1), &value);
+    int usual = found == 0 || found == 1;
     long count = 0;
     if (usual && value != NULL) {
         Py_ssize_t size = PyBytes_CheckExact(value) ? PyBytes_GET_SIZE(value) : 0;
@@ -513,30 +527,19 @@ write_stamper(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* Whether httpx's or httpx2's ``Headers`` ``headers`` has no header ``content-encoding``:
- * 1 when its list of (raw name, lower-case name, value) triples, each a tuple of which
- * the lower-case name is bytes, has none of that name; 0 when it has one, or is any
- * other shape (``_decoding`` then reads it); -1 with an exception. */
+ * 1 when its triples (``named_in``) have none of that name; 0 when they have one, or
+ * are of any other shape (``_decoding`` then reads them); -1 with an exception. */
 static int
 not_encoded(PyObject *headers)
 {
     static const char CONTENT_ENCODING[] = "content-encoding";
-    const Py_ssize_t name_length = (Py_ssize_t)(sizeof(CONTENT_ENCODING) - 1);
-    PyObject *triples;
+    PyObject *triples, *value = NULL;
     if (PyObject_GetOptionalAttr(headers, list_name, &triples) < 0) {
         return -1;
     }
-    int none = triples != NULL && PyList_CheckExact(triples);
-    for (Py_ssize_t i = 0; none && i < PyList_GET_SIZE(triples); i++) {
-        PyObject *triple = PyList_GET_ITEM(triples, i);
-        if (!PyTuple_CheckExact(triple) || PyTuple_GET_SIZE(triple) != 3
-            || !PyBytes_CheckExact(PyTuple_GET_ITEM(triple, 1))) {
-            none = 0;
-            break;
-        }
-        PyObject *name = PyTuple_GET_ITEM(triple, 1);
-        none = !(PyBytes_GET_SIZE(name) == name_length
-                 && memcmp(PyBytes_AS_STRING(name), CONTENT_ENCODING, (size_t)name_length) == 0);
-    }
+    int none = triples != NULL
+               && named_in(triples, CONTENT_ENCODING,
+                           (Py_ssize_t)(sizeof(CONTENT_ENCODING) - 1), &value) == 0;
     Py_XDECREF(triples);
     return none;
 }
