@@ -5,8 +5,11 @@
 Wall-time ratios on a shared 2-core machine move by more than the overhead they
 measure (rows 5 and 6 of ``run.py``). Instructions retired do not: valgrind's
 ``cachegrind`` counts them exactly, so a change to the hot path can be judged in one
-run, whatever else the machine is doing (repeat runs agree within about 1 %; HTTP/2
-over TLS within about 5 %).
+run, whatever else the machine is doing (repeat runs of one build agree within about
+1 %; HTTP/2 over TLS within about 5 %). Across rebuilds, checkouts and sittings the
+same code's added count has moved by a few thousand instructions (httpx2 HTTP/1.1 sync:
++22.9k and +26.9k for one commit; see ``PROFILE.md``, "tenth pass"), so compare two
+versions measured in one sitting, not against a figure written down earlier.
 
 For each variant one interpreter makes K requests (or K 1,000-delta streams) through a
 bare client, and another through the same client watched by an active recorder (records
