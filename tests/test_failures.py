@@ -334,7 +334,7 @@ def test_http2_read_timeout_counts_its_connection(
             with ttfb.watch({stack}.Client(verify=CONTEXT, http2=True, timeout=0.3)) as client:
                 with pytest.raises({stack}.ReadTimeout):
                     client.get(URL + "/delay/2000")
-                assert client.get(URL + "/ok").status_code == 200
+                assert client.get(URL + "/ok", timeout=30).status_code == 200
             check(ttfb)
         """
     else:
@@ -345,7 +345,7 @@ def test_http2_read_timeout_counts_its_connection(
             async with ttfb.watch(client):
                 with pytest.raises({stack}.ReadTimeout):
                     await client.get(URL + "/delay/2000")
-                assert (await client.get(URL + "/ok")).status_code == 200
+                assert (await client.get(URL + "/ok", timeout=30)).status_code == 200
             check(ttfb)
         """
     pytester.makepyfile(H2_CLIENTS + textwrap.dedent(body))
@@ -393,7 +393,7 @@ def test_a_request_that_timed_out_before_its_first_byte_breaches_max_ttfb(
                 with ttfb.watch(httpx2.Client(verify=CONTEXT, http2=True, timeout=0.5)) as c:
                     with pytest.raises(httpx2.ReadTimeout):
                         c.get(URL + "/delay/3000")
-                    assert c.get(URL + "/ok").status_code == 200
+                    assert c.get(URL + "/ok", timeout=30).status_code == 200
             """
         )
     )
